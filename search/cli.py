@@ -1,0 +1,72 @@
+"""The `distillnas` command: one argparse parser whose subcommands are registered by each package."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+# Each module defines `register(subparsers)`, adding parsers with `set_defaults(func=...)`;
+# `func(args) -> int`. Modules are imported lazily so a missing optional extra only breaks its command.
+COMMAND_MODULES = (
+    "blocks.cli",
+    "profiles.cli",
+    "search.data_cli",
+    "search.search_cli",
+    "reports.cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="distillnas",
+        description="Search, profile and select lightweight feature-distillation SR networks.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # the command module itself is not written yet
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; user errors print one line on stderr and return a non-zero code."""
+    debug = os.environ.get("DISTILLNAS_DEBUG") == "1"
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("distillnas: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, KeyError, OSError, ImportError) as exc:
+        if debug:
+            raise
+        print(f"distillnas: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback
+        if debug:
+            raise
+        print(
+            f"distillnas: internal error: {type(exc).__name__}: {_one_line(exc)} "
+            "(set DISTILLNAS_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
