@@ -19,12 +19,19 @@ COMMAND_MODULES = (
 )
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line on stderr (no usage dump), exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="distillnas",
         description="Search, profile and select lightweight feature-distillation SR networks.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     sub.required = True
     for name in COMMAND_MODULES:
         try:
@@ -47,7 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = os.environ.get("DISTILLNAS_DEBUG") == "1"
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help (0) or a usage error (2), already printed
+            return int(exc.code or 0)
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("distillnas: interrupted", file=sys.stderr)
