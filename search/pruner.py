@@ -1,0 +1,99 @@
+"""A Pareto-aware successive-halving pruner for (multi-objective) proxy training.
+
+Optuna cannot prune multi-objective studies (optuna issue #3450): ``Trial.report`` raises there.
+This pruner works on the intermediate Y-PSNR each trial records at fixed rungs (training steps).
+At a rung, the candidate and every other trial that reached the same rung are ranked by
+non-dominated sorting on (intermediate PSNR: maximise, each cost objective: minimise); ties in
+rank are broken by PSNR. The best ceil(n / eta) continue. A candidate outside them stops there,
+but only if at least ``min_dominators`` peers dominate it (higher-or-equal PSNR at no higher
+cost), and only once ``min_peers`` peers reached the rung. With no cost objective this is plain
+successive halving on PSNR.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def dominates(a: Sequence[float], b: Sequence[float]) -> bool:
+    """a dominates b when every entry is <= and one is < (all entries minimised)."""
+    return all(x <= y for x, y in zip(a, b, strict=True)) and any(
+        x < y for x, y in zip(a, b, strict=True)
+    )
+
+
+def nondominated_ranks(points: np.ndarray) -> np.ndarray:
+    """Rank 0 for the non-dominated set, 1 for the next front, ... (all columns minimised)."""
+    n = len(points)
+    ranks = np.full(n, -1)
+    remaining = set(range(n))
+    rank = 0
+    while remaining:
+        front = [i for i in remaining
+                 if not any(dominates(points[j], points[i]) for j in remaining if j != i)]
+        for i in front:
+            ranks[i] = rank
+        remaining -= set(front)
+        rank += 1
+    return ranks
+
+
+@dataclass(frozen=True)
+class RungDecision:
+    rung_step: int
+    peers: int
+    dominators: int
+    keep: int
+    prune: bool
+
+
+@dataclass(frozen=True)
+class ParetoSuccessiveHalving:
+    """Decide at each rung step whether a candidate stops; see the module docstring."""
+
+    rungs: tuple[int, ...]
+    eta: float = 3.0
+    min_peers: int = 3
+    min_dominators: int = 1
+
+    def __post_init__(self) -> None:
+        if self.eta <= 1:
+            raise ValueError("eta must be > 1")
+        if list(self.rungs) != sorted(set(self.rungs)):
+            raise ValueError("rungs must be distinct ascending steps")
+
+    @classmethod
+    def for_steps(cls, total_steps: int, checkpoint_every: int, *, eta: float = 3.0,
+                  min_peers: int = 3) -> ParetoSuccessiveHalving:
+        """Rungs at total/eta^k, snapped to checkpoint steps (the last step is never a rung)."""
+        rungs: set[int] = set()
+        k = 1
+        while True:
+            step = int(round(total_steps / eta**k / checkpoint_every)) * checkpoint_every
+            if step < checkpoint_every:
+                break
+            rungs.add(step)
+            k += 1
+        rungs.discard(total_steps)
+        return cls(tuple(sorted(rungs)), eta=eta, min_peers=min_peers)
+
+    def decide(self, step: int, psnr_db: float, costs: Sequence[float],
+               peers: Sequence[tuple[float, Sequence[float]]]) -> RungDecision | None:
+        """None off-rung; else the decision for a candidate against peers at the same rung."""
+        if step not in self.rungs:
+            return None
+        if len(peers) < self.min_peers:
+            return RungDecision(step, len(peers), 0, len(peers) + 1, False)
+        me = [-psnr_db, *costs]
+        pts = np.array([me] + [[-p, *c] for p, c in peers], dtype=float)
+        ranks = nondominated_ranks(pts)
+        order = sorted(range(len(pts)), key=lambda i: (ranks[i], pts[i][0]))
+        keep = max(1, math.ceil(len(pts) / self.eta))
+        kept = set(order[:keep])
+        dominators = sum(dominates(pts[j], pts[0]) for j in range(1, len(pts)))
+        prune = 0 not in kept and dominators >= self.min_dominators
+        return RungDecision(step, len(peers), dominators, keep, prune)

@@ -1,0 +1,172 @@
+"""Resumable Optuna studies: storage, samplers, study settings, trial accounting, stale trials.
+
+Storage URLs: ``journal:///path/study.log`` (the default; safe with several processes),
+``sqlite:///path/study.db`` or ``postgresql://user:pass@host/db`` (three slashes then the path, as
+in SQLAlchemy URLs, so an absolute path has four). Opening goes through ``reports.storage``,
+which reports a corrupt file and never overwrites it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from blocks.errors import UserError
+from blocks.registry import Registry
+from reports.errors import ReportError
+from reports.storage import open_storage
+
+SAMPLERS: Registry[Callable[[int | None], optuna.samplers.BaseSampler]] = Registry("sampler")
+
+
+def _tpe(seed: int | None) -> optuna.samplers.BaseSampler:
+    with warnings.catch_warnings():  # `group` is experimental; it is what conditional spaces need
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True,
+                                          constant_liar=True, n_startup_trials=5)
+
+
+SAMPLERS.add("tpe", _tpe)
+SAMPLERS.add("nsga2", lambda seed: optuna.samplers.NSGAIISampler(seed=seed, population_size=8))
+SAMPLERS.add("gp", lambda seed: optuna.samplers.GPSampler(seed=seed, n_startup_trials=5))
+SAMPLERS.add("random", lambda seed: optuna.samplers.RandomSampler(seed=seed))
+
+#: statuses that count towards ``--trials`` (a candidate that was trained, or tried to be)
+COUNTED = ("complete", "pruned", "failed")
+#: study settings that must match when a study is resumed
+FIXED_SETTINGS = ("objectives", "space", "space_version", "device", "proxy", "scale")
+
+
+def make_sampler(name: str, seed: int | None) -> optuna.samplers.BaseSampler:
+    """A sampler by name: tpe (multivariate), nsga2, gp or random."""
+    return SAMPLERS.get(name)(seed)
+
+
+def worker_id() -> str:
+    """host:pid:start-time of this process, so a dead worker on this host can be recognised."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_process_start(os.getpid())}"
+
+
+def _process_start(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "?"
+
+
+def _worker_alive(worker: str) -> bool | None:
+    """True/False for a worker on this host; None where it cannot be told (another host)."""
+    try:
+        host, pid_text, start = worker.rsplit(":", 2)
+        pid = int(pid_text)
+    except ValueError:
+        return None
+    if host != socket.gethostname():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return start == "?" or _process_start(pid) == start
+
+
+def open_study(
+    url: str, name: str, *, directions: list[str], settings: Mapping[str, Any],
+    sampler: optuna.samplers.BaseSampler,
+) -> optuna.Study:
+    """Create the study or load it to resume; a resumed study must have the same settings."""
+    try:
+        storage = open_storage(url, read_only=False)
+        study = optuna.create_study(
+            study_name=name, storage=storage, directions=directions, sampler=sampler,
+            load_if_exists=True,
+        )
+    except ReportError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a storage error becomes one line
+        raise UserError(f"cannot open study {name!r} in {_mask(url)}: "
+                        f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+    attrs = study.user_attrs
+    if not attrs:
+        for key, value in settings.items():
+            study.set_user_attr(key, value)
+        return study
+    for key in FIXED_SETTINGS:
+        if key in settings and key in attrs and _norm(attrs[key]) != _norm(settings[key]):
+            raise UserError(
+                f"study {name!r} was created with {key}={attrs[key]!r}, not {settings[key]!r}; "
+                "resume it with the same settings or pick another --study name")
+    if list(study.directions) and [d.name.lower() for d in study.directions] != directions:
+        raise UserError(f"study {name!r} has directions {study.directions}, not {directions}")
+    return study
+
+
+def _norm(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _mask(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return url
+
+
+def status_of(trial: FrozenTrial) -> str:
+    """The distillnas status of a trial (``running`` while unfinished)."""
+    if trial.state == TrialState.RUNNING:
+        return "running"
+    if trial.state == TrialState.WAITING:
+        return "waiting"
+    return str(trial.user_attrs.get("status", "failed" if trial.state == TrialState.FAIL
+                                    else trial.state.name.lower()))
+
+
+def counted_trials(trials: list[FrozenTrial]) -> int:
+    """Finished trials that count towards the total (a stale trial that was retried does not)."""
+    return sum(1 for t in trials
+               if status_of(t) in COUNTED and not t.user_attrs.get("retried", False))
+
+
+def is_stale(trial: FrozenTrial, grace_s: float, now: float | None = None) -> bool:
+    """A RUNNING trial whose worker is dead (same host) or whose heartbeat is older than grace."""
+    if trial.state != TrialState.RUNNING:
+        return False
+    alive = _worker_alive(str(trial.user_attrs.get("worker", "")))
+    if alive is False:
+        return True
+    beat = trial.user_attrs.get("heartbeat")
+    if alive is None and isinstance(beat, int | float):
+        return (now or time.time()) - beat > grace_s
+    return False
+
+
+def recover_stale_trials(study: optuna.Study, grace_s: float = 600.0) -> list[int]:
+    """Mark stale RUNNING trials failed and enqueue their parameters again; returns their numbers."""
+    recovered = []
+    storage = study._storage  # noqa: SLF001 - Optuna has no public API to fail another's trial
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if not is_stale(t, grace_s):
+            continue
+        try:
+            storage.set_trial_user_attr(t._trial_id, "status", "failed")  # noqa: SLF001
+            storage.set_trial_user_attr(t._trial_id, "failure", "worker died; retried")  # noqa: SLF001
+            storage.set_trial_user_attr(t._trial_id, "retried", True)  # noqa: SLF001
+            storage.set_trial_state_values(t._trial_id, TrialState.FAIL)  # noqa: SLF001
+        except (RuntimeError, optuna.exceptions.UpdateFinishedTrialError):
+            continue  # another worker got there first
+        study.enqueue_trial(dict(t.params), user_attrs={"retry_of": t.number},
+                            skip_if_exists=False)
+        recovered.append(t.number)
+    return recovered
