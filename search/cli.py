@@ -13,8 +13,11 @@ from collections.abc import Sequence
 COMMAND_MODULES = (
     "blocks.cli",
     "profiles.cli",
+    "profiles.devices_cli",
     "search.data_cli",
+    "search.train_cli",
     "search.search_cli",
+    "search.select_cli",
     "reports.cli",
 )
 

@@ -115,6 +115,15 @@ class SearchSpace:
         """Sample a NetSpec with a numpy Generator (uniform over each choice)."""
         return self.suggest(_RandomSuggester(rng))
 
+    def params_for(self, spec: NetSpec) -> dict[str, Any] | None:
+        """The trial parameters that make ``spec`` in this space, or None if it cannot."""
+        replay = _ReplaySuggester(spec)
+        try:
+            again = self.suggest(replay)
+        except (LookupError, IndexError, AttributeError, UserError):
+            return None
+        return replay.params if again == spec else None
+
     @staticmethod
     def _pick(trial: Suggester, name: str, choices: Sequence[Any]) -> Any:
         return choices[0] if len(choices) == 1 else trial.suggest_categorical(name, list(choices))
@@ -203,6 +212,39 @@ class SearchSpace:
     def version_hash(self) -> str:
         """A short hash of the space's content: latency tables record it."""
         return hashlib.sha256(self.source.encode()).hexdigest()[:12]
+
+
+class _ReplaySuggester:
+    """Answers a space's questions from a given spec, to find the parameters that make it."""
+
+    def __init__(self, spec: NetSpec) -> None:
+        self.spec = spec
+        self.params: dict[str, Any] = {}
+
+    def _value(self, name: str) -> Any:
+        if name in ("scale", "channels", "num_blocks", "fuse_activation"):
+            return {"scale": self.spec.scale, "channels": self.spec.channels,
+                    "num_blocks": len(self.spec.blocks),
+                    "fuse_activation": self.spec.fuse_activation}[name]
+        prefix, knob = name.split(".", 1)
+        block = self.spec.blocks[0 if prefix == "block" else int(prefix[1:])]
+        if knob.startswith("kernels."):
+            return _kernel_label(block.kernels or ())
+        return getattr(block, knob)
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        value = self._value(name)
+        if value not in choices:
+            raise LookupError(name)
+        self.params[name] = value
+        return value
+
+    def suggest_int(self, name: str, low: int, high: int) -> int:
+        value = self._value(name)
+        if not low <= value <= high:
+            raise LookupError(name)
+        self.params[name] = value
+        return value
 
 
 class _RandomSuggester:

@@ -1,0 +1,85 @@
+"""What a candidate costs on the target device and what it is worth under the proxy protocol."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from blocks.specs import NetSpec
+from profiles.counting import count_model, peak_memory_mib
+from profiles.devices import DeviceProfile, device_latency
+from search.budgets import Budgets
+from search.proxies import ProxyProtocol, TrainData
+from search.runner import TrainOutcome
+
+
+@dataclass
+class DeviceEvaluator:
+    """Costs at the device's input size (params and MACs counted on the meta device, latency by
+    the device's method, peak memory measured) and proxy training of feasible candidates.
+
+    Costs that cannot change the verdict are skipped: once params or MACs break a budget, latency
+    and memory are not measured (the candidate is infeasible whatever they are).
+    """
+
+    device: DeviceProfile
+    protocol: ProxyProtocol
+    data: TrainData
+    run_dir: Path
+    train_device: str = "cpu"
+    threads: int | None = None
+    measure_memory: bool = True
+    progress: bool = False
+    latency_runs: int = 15
+    _counts_cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def proxy_name(self) -> str:
+        return self.protocol.name
+
+    @property
+    def total_steps(self) -> int:
+        return int(self.protocol.steps or 0)
+
+    @property
+    def checkpoint_every(self) -> int:
+        return int(self.protocol.eval_every)
+
+    def costs(self, spec: NetSpec, budgets: Budgets) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        counts = count_model(spec, self.device.input_hw)
+        costs: dict[str, Any] = {
+            "params": counts.params, "macs": counts.macs, "flops": counts.flops,
+            "latency_ms": None, "latency_source": self.device.latency.method,
+            "peak_memory_mib": None, "input_hw": list(self.device.input_hw),
+            "device": self.device.name,
+        }
+        if not budgets.violations(costs):
+            lat = device_latency(spec, self.device, macs=counts.macs, runs=self.latency_runs,
+                                 warmup=3)
+            costs["latency_ms"] = lat.latency_ms
+            costs["latency_label"] = lat.label
+            if self.measure_memory and not budgets.violations(costs):
+                costs["peak_memory_mib"] = peak_memory_mib(spec, self.device.input_hw)
+        costs["profile_seconds"] = time.perf_counter() - t0
+        return costs
+
+    def train(self, spec: NetSpec, *, seed: int,
+              report: Callable[[int, float], bool]) -> TrainOutcome:
+        from search.train import train
+
+        out = self.run_dir / "candidates" / hashlib.sha256(spec.key().encode()).hexdigest()[:16]
+        result = train(spec, data=self.data, protocol=self.protocol, seed=seed,
+                       device=self.train_device, threads=self.threads, out_dir=out, resume=True,
+                       progress=self.progress, report=report)
+        status = {"diverged": "failed"}.get(result.status, result.status)
+        return TrainOutcome(
+            status=status, psnr_y_db=result.psnr_y_db, ssim_y=result.ssim_y, steps=result.steps,
+            train_seconds=result.train_seconds, eval_seconds=result.eval_seconds,
+            message=result.message or (result.status if status == "failed" else ""),
+            curve=tuple((int(s), float(p)) for s, p in result.curve),
+        )

@@ -1,0 +1,184 @@
+"""``distillnas search``: a budget-constrained architecture search on one device, in a study."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from blocks.errors import UserError
+
+DEFAULT_RUNS = Path("runs")
+
+
+def _add_budget_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("budgets (override the device profile's defaults)")
+    g.add_argument("--max-params", metavar="N", help="e.g. 300k, 1.2M")
+    g.add_argument("--max-macs", metavar="N", help="MACs at the device input size, e.g. 10G")
+    g.add_argument("--max-latency-ms", type=float, metavar="MS")
+    g.add_argument("--max-memory-mib", type=float, metavar="MIB")
+
+
+def budgets_from_args(device: Any, args: argparse.Namespace):  # noqa: ANN201
+    """The device's default budgets with the command line's limits on top."""
+    from profiles.units import parse_count
+    from search.budgets import Budgets
+
+    base = Budgets.from_dict(device.budgets.to_dict())
+    return base.override(
+        params=parse_count(args.max_params) if args.max_params else None,
+        macs=parse_count(args.max_macs) if args.max_macs else None,
+        latency_ms=args.max_latency_ms, memory_mib=args.max_memory_mib,
+    )
+
+
+def default_storage(study: str) -> str:
+    return f"journal:///{DEFAULT_RUNS / study / 'study.log'}"
+
+
+def run_dir_for(storage: str, study: str) -> Path:
+    """Where a study's checkpoints live: beside a journal/sqlite file, else under ./runs/."""
+    from reports.storage import storage_path
+
+    path = storage_path(storage)
+    base = path.parent if path is not None else DEFAULT_RUNS
+    return (base / f"{study}-candidates").resolve()
+
+
+def _run_search(args: argparse.Namespace) -> int:
+    from profiles.devices import load_device
+    from search.feasibility import check_budget_reachable
+    from search.objective import DeviceEvaluator
+    from search.proxies import TrainData, get_protocol
+    from search.pruner import ParetoSuccessiveHalving
+    from search.runner import SearchRun, parse_objectives
+    from search.space import load_space
+    from search.study import make_sampler, open_study
+
+    if args.trials is not None and args.trials <= 0:
+        raise UserError(f"--trials must be a positive integer; got {args.trials}")
+    space = load_space(args.space)
+    device = load_device(args.device)
+    budgets = budgets_from_args(device, args)
+    objectives = parse_objectives(args.objectives)
+    sampler = make_sampler(args.sampler, args.seed)
+    protocol = get_protocol(args.proxy)
+    study_name = args.study or f"{space.name}-{device.name}"
+    storage = args.storage or default_storage(study_name)
+    run_dir = run_dir_for(storage, study_name)
+    data = TrainData.for_protocol(protocol, args.data)
+    evaluator = DeviceEvaluator(device, protocol, data, run_dir, train_device=args.train_device,
+                                threads=args.threads)
+    t0 = time.perf_counter()
+    check_budget_reachable(space, budgets, lambda s: evaluator.costs(s, budgets))
+    settings = {
+        "device": device.name, "budgets": budgets.to_dict(),
+        "objectives": [f"{f}:{d}" for f, d in objectives], "space": space.name,
+        "space_version": space.version_hash(), "sampler": args.sampler, "proxy": protocol.name,
+        "seed": args.seed, "scale": list(space.scale), "data": data.source,
+        "input_hw": list(device.input_hw), "latency_method": device.latency.method,
+        "pruner": "pareto-sh" if args.prune else "none",
+    }
+    study = open_study(storage, study_name, directions=[d for _, d in objectives],
+                       settings=settings, sampler=sampler)
+    if args.seed_zoo and not study.get_trials(deepcopy=False):
+        _enqueue_zoo(study, space, budgets, evaluator)
+    pruner = (ParetoSuccessiveHalving.for_steps(evaluator.total_steps, evaluator.checkpoint_every)
+              if args.prune and evaluator.total_steps else None)
+    trials = args.trials if args.trials is not None else (10**9 if args.minutes else 20)
+    run = SearchRun(study, space, budgets, evaluator, objectives, trials=trials,
+                    minutes=args.minutes, seed=args.seed, pruner=pruner,
+                    progress=not args.quiet)
+    run.run()
+    wall = time.perf_counter() - t0
+    rows = trial_rows(study)
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+    else:
+        _print_summary(rows, study_name, storage, wall, run)
+    return 0
+
+
+def _enqueue_zoo(study: Any, space: Any, budgets: Any, evaluator: Any) -> None:
+    from blocks.zoo import ZOO
+
+    for name in ZOO.names():
+        for scale in space.scale:
+            spec = ZOO.get(name).spec(scale)
+            params = space.params_for(spec)
+            if params is None or budgets.violations(evaluator.costs(spec, budgets)):
+                continue
+            study.enqueue_trial(params, user_attrs={"reference": name})
+
+
+def trial_rows(study: Any) -> list[dict[str, Any]]:
+    """The --json contract: one object per trial."""
+    from search.study import status_of
+
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        a = t.user_attrs
+        rows.append({
+            "number": t.number, "key": a.get("key"), "state": status_of(t),
+            "params": a.get("params"), "macs": a.get("macs"), "flops": a.get("flops"),
+            "latency_ms": a.get("latency_ms"), "latency_source": a.get("latency_source"),
+            "peak_memory_mib": a.get("peak_memory_mib"), "psnr_y_db": a.get("psnr_y_db"),
+            "ssim_y": a.get("ssim_y"), "violations": a.get("violations", {}),
+            "proxy": a.get("proxy"), "reference": a.get("reference"),
+            "duplicate_of": a.get("duplicate_of"), "train_seconds": a.get("train_seconds"),
+        })
+    return rows
+
+
+def _print_summary(rows: list[dict], study: str, storage: str, wall_s: float, run: Any) -> None:
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["state"]] = counts.get(r["state"], 0) + 1
+    done = [r for r in rows if r["state"] == "complete" and r["psnr_y_db"] is not None]
+    print(f"study {study!r} in {storage}: " + ", ".join(f"{v} {k}" for k, v in
+                                                        sorted(counts.items())))
+    print(f"wall {wall_s:.1f} s; training+eval {run.trained_s:.1f} s; search overhead "
+          f"{run.overhead_s:.2f} s")
+    if done:
+        print(f"{'#':>4} {'psnr_y_db':>9} {'params':>9} {'MACs':>9} {'lat_ms':>8}  key")
+        for r in sorted(done, key=lambda r: -r["psnr_y_db"])[:10]:
+            lat = f"{r['latency_ms']:.1f}" if r["latency_ms"] is not None else "-"
+            print(f"{r['number']:>4} {r['psnr_y_db']:>9.3f} {r['params']:>9,} "
+                  f"{r['macs'] / 1e9:>8.2f}G {lat:>8}  {r['key']}")
+    print(f"report: distillnas report --study {study} --storage {storage} --out report/",
+          file=sys.stderr)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("search", help="budget-constrained architecture search (Optuna study)")
+    p.add_argument("--space", required=True, help="a shipped space (demo, rfdb, lrfdb) or YAML")
+    p.add_argument("--device", default="host-cpu", help="device profile (see `distillnas devices`)")
+    _add_budget_args(p)
+    p.add_argument("--objectives", default="psnr,macs",
+                   help="psnr plus any of params, macs, latency, memory (default psnr,macs); "
+                        "'psnr' alone is single-objective under the budgets")
+    p.add_argument("--sampler", default="tpe", help="tpe (multivariate), nsga2, gp or random")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--trials", type=int, help="the study's total of trained candidates "
+                        "(default 20); rerunning resumes to it")
+    budget.add_argument("--minutes", type=float, help="stop this worker after M minutes")
+    p.add_argument("--proxy", default="quick", help="proxy protocol: quick, medium, demo, paper")
+    p.add_argument("--storage", help="journal:///PATH (default runs/STUDY/study.log), "
+                   "sqlite:///PATH or postgresql://USER:PASS@HOST/DB")
+    p.add_argument("--study", help="study name (default SPACE-DEVICE)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", help="folder with T91/BSD200/Set5 (default ../shared/data or the "
+                   "embedded photos)")
+    p.add_argument("--train-device", default="cpu", help="torch device for training: cpu, cuda")
+    p.add_argument("--threads", type=int, help="torch threads for training")
+    p.add_argument("--prune", action=argparse.BooleanOptionalAction, default=True,
+                   help="Pareto-aware successive halving (default on)")
+    p.add_argument("--seed-zoo", action="store_true",
+                   help="enqueue the zoo's reference nets that the space can express and that "
+                   "fit the budget")
+    p.add_argument("--json", action="store_true", help="print the trials as JSON on stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_search)
