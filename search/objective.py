@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +17,39 @@ from search.proxies import ProxyProtocol, TrainData
 from search.runner import TrainOutcome
 
 
+def candidate_dir(run_dir: Path, key: str) -> Path:
+    """Where a candidate's checkpoint, weights.pt, spec.json and train.json live."""
+    return Path(run_dir) / "candidates" / hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def device_costs(spec: NetSpec, device: DeviceProfile, budgets: Budgets, *,
+                 measure_memory: bool = True, latency_runs: int = 15) -> dict[str, Any]:
+    """Costs at the device's input size: params and MACs counted on the meta device, latency by
+    the device's method, peak memory measured on the CPU.
+
+    Costs that cannot change the verdict are skipped: once params or MACs break a budget,
+    latency and memory are not measured (the candidate is infeasible whatever they are).
+    """
+    t0 = time.perf_counter()
+    counts = count_model(spec, device.input_hw)
+    costs: dict[str, Any] = {
+        "params": counts.params, "macs": counts.macs, "flops": counts.flops,
+        "latency_ms": None, "latency_source": device.latency.method,
+        "peak_memory_mib": None, "input_hw": list(device.input_hw), "device": device.name,
+    }
+    if not budgets.violations(costs):
+        lat = device_latency(spec, device, macs=counts.macs, runs=latency_runs, warmup=3)
+        costs["latency_ms"] = lat.latency_ms
+        costs["latency_label"] = lat.label
+        if measure_memory and not budgets.violations(costs):
+            costs["peak_memory_mib"] = peak_memory_mib(spec, device.input_hw)
+    costs["profile_seconds"] = time.perf_counter() - t0
+    return costs
+
+
 @dataclass
 class DeviceEvaluator:
-    """Costs at the device's input size (params and MACs counted on the meta device, latency by
-    the device's method, peak memory measured) and proxy training of feasible candidates.
-
-    Costs that cannot change the verdict are skipped: once params or MACs break a budget, latency
-    and memory are not measured (the candidate is infeasible whatever they are).
-    """
+    """``device_costs`` on the target device, and proxy training of feasible candidates."""
 
     device: DeviceProfile
     protocol: ProxyProtocol
@@ -35,7 +60,6 @@ class DeviceEvaluator:
     measure_memory: bool = True
     progress: bool = False
     latency_runs: int = 15
-    _counts_cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def proxy_name(self) -> str:
@@ -50,32 +74,19 @@ class DeviceEvaluator:
         return int(self.protocol.eval_every)
 
     def costs(self, spec: NetSpec, budgets: Budgets) -> dict[str, Any]:
-        t0 = time.perf_counter()
-        counts = count_model(spec, self.device.input_hw)
-        costs: dict[str, Any] = {
-            "params": counts.params, "macs": counts.macs, "flops": counts.flops,
-            "latency_ms": None, "latency_source": self.device.latency.method,
-            "peak_memory_mib": None, "input_hw": list(self.device.input_hw),
-            "device": self.device.name,
-        }
-        if not budgets.violations(costs):
-            lat = device_latency(spec, self.device, macs=counts.macs, runs=self.latency_runs,
-                                 warmup=3)
-            costs["latency_ms"] = lat.latency_ms
-            costs["latency_label"] = lat.label
-            if self.measure_memory and not budgets.violations(costs):
-                costs["peak_memory_mib"] = peak_memory_mib(spec, self.device.input_hw)
-        costs["profile_seconds"] = time.perf_counter() - t0
-        return costs
+        return device_costs(spec, self.device, budgets, measure_memory=self.measure_memory,
+                            latency_runs=self.latency_runs)
 
     def train(self, spec: NetSpec, *, seed: int,
               report: Callable[[int, float], bool]) -> TrainOutcome:
-        from search.train import train
+        from search.train import save_outputs, train
 
-        out = self.run_dir / "candidates" / hashlib.sha256(spec.key().encode()).hexdigest()[:16]
+        out = candidate_dir(self.run_dir, spec.key())
         result = train(spec, data=self.data, protocol=self.protocol, seed=seed,
                        device=self.train_device, threads=self.threads, out_dir=out, resume=True,
                        progress=self.progress, report=report)
+        if result.status == "complete":
+            save_outputs(out, result, spec=spec, protocol=self.protocol, data=self.data)
         status = {"diverged": "failed"}.get(result.status, result.status)
         return TrainOutcome(
             status=status, psnr_y_db=result.psnr_y_db, ssim_y=result.ssim_y, steps=result.steps,

@@ -150,7 +150,8 @@ class SearchRun:
     progress: bool = True
     stale_grace_s: float = 600.0
     started: float = field(default_factory=time.monotonic)
-    overhead_s: float = 0.0
+    overhead_s: float = 0.0  # sampler, storage and bookkeeping: neither profiling nor training
+    profile_s: float = 0.0  # counting, latency and memory measurement before training
     trained_s: float = 0.0
 
     @property
@@ -198,6 +199,8 @@ class SearchRun:
         if earlier is not None:
             return self._tell_duplicate(trial, earlier)
         costs = self.evaluator.costs(spec, self.budgets)
+        profiled = float(costs.get("profile_seconds") or 0.0)
+        self.profile_s += profiled
         violations = self.budgets.violations(costs)
         for name, value in self.budgets.constraint_values(costs).items():
             trial.set_constraint(name, value)
@@ -208,7 +211,7 @@ class SearchRun:
             trial.set_user_attr("status", "infeasible")
             trial.set_user_attr("psnr_y_db", None)
             self.study.tell(trial, self._values(None, costs))
-            self.overhead_s += time.perf_counter() - t0
+            self.overhead_s += time.perf_counter() - t0 - profiled
             return "infeasible"
         cost_vector = [float(costs[f]) for f in self.fields[1:] if costs.get(f) is not None]
         curve: list[list[float]] = []
@@ -227,7 +230,7 @@ class SearchRun:
                 return True
             return False
 
-        t_setup = time.perf_counter() - t0
+        t_setup = time.perf_counter() - t0 - profiled
         seed = self.seed * 100_003 + trial.number
         outcome = self.evaluator.train(spec, seed=seed, report=report)
         t1 = time.perf_counter()
@@ -243,6 +246,7 @@ class SearchRun:
             self.study.tell(trial, state=TrialState.PRUNED)
             status = "pruned"
         elif outcome.status == "complete" and outcome.psnr_y_db is not None:
+            trial.set_user_attr("curve", [list(p) for p in outcome.curve])
             trial.set_user_attr("status", "complete")
             self.study.tell(trial, self._values(outcome.psnr_y_db, costs))
             status = "complete"

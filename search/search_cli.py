@@ -140,8 +140,8 @@ def _print_summary(rows: list[dict], study: str, storage: str, wall_s: float, ru
     done = [r for r in rows if r["state"] == "complete" and r["psnr_y_db"] is not None]
     print(f"study {study!r} in {storage}: " + ", ".join(f"{v} {k}" for k, v in
                                                         sorted(counts.items())))
-    print(f"wall {wall_s:.1f} s; training+eval {run.trained_s:.1f} s; search overhead "
-          f"{run.overhead_s:.2f} s")
+    print(f"wall {wall_s:.1f} s: training+evaluation {run.trained_s:.1f} s, profiling "
+          f"{run.profile_s:.1f} s, search overhead {run.overhead_s:.2f} s")
     if done:
         print(f"{'#':>4} {'psnr_y_db':>9} {'params':>9} {'MACs':>9} {'lat_ms':>8}  key")
         for r in sorted(done, key=lambda r: -r["psnr_y_db"])[:10]:
