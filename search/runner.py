@@ -11,6 +11,7 @@ counted, since they cost no training.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import sys
@@ -40,6 +41,12 @@ OBJECTIVES = {
 }
 #: give up after this many proposals in a row that trained nothing
 MAX_IDLE_PROPOSALS = 200
+
+
+def key_seed(key: str, seed: int) -> int:
+    """The training seed of a net in a search: a function of its key and the search seed."""
+    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
 
 
 def parse_objectives(text: str) -> list[tuple[str, str]]:
@@ -231,7 +238,7 @@ class SearchRun:
             return False
 
         t_setup = time.perf_counter() - t0 - profiled
-        seed = self.seed * 100_003 + trial.number
+        seed = key_seed(key, self.seed)  # per net, so a retried trial resumes its checkpoint
         outcome = self.evaluator.train(spec, seed=seed, report=report)
         t1 = time.perf_counter()
         trial.set_user_attr("train_seconds", outcome.train_seconds)

@@ -35,6 +35,20 @@ def budgets_from_args(device: Any, args: argparse.Namespace):  # noqa: ANN201
     )
 
 
+def proxy_with_steps(protocol: Any, steps: int | None) -> Any:
+    """The protocol with its step budget replaced (renamed ``NAME@Nsteps``, so a record says
+    which budget scored it); checkpoints and warm-up shrink with it."""
+    if steps is None:
+        return protocol
+    if steps <= 0:
+        raise UserError(f"--steps-per-trial must be a positive integer; got {steps}")
+    from dataclasses import replace
+
+    return replace(protocol.with_budget(steps=steps), name=f"{protocol.name}@{steps}steps",
+                   eval_every=max(1, min(protocol.eval_every, steps // 4)),
+                   warmup_steps=min(protocol.warmup_steps, steps // 5))
+
+
 def default_storage(study: str) -> str:
     return f"journal:///{DEFAULT_RUNS / study / 'study.log'}"
 
@@ -60,18 +74,26 @@ def _run_search(args: argparse.Namespace) -> int:
 
     if args.trials is not None and args.trials <= 0:
         raise UserError(f"--trials must be a positive integer; got {args.trials}")
+    from search.ray_backend import options_from_args, ray_dir_for
+
+    ray_options = options_from_args(args)  # None for --backend optuna; checks Ray is installed
     space = load_space(args.space)
     device = load_device(args.device)
     budgets = budgets_from_args(device, args)
     objectives = parse_objectives(args.objectives)
     sampler = make_sampler(args.sampler, args.seed)
-    protocol = get_protocol(args.proxy)
+    protocol = proxy_with_steps(get_protocol(args.proxy), args.steps_per_trial)
     study_name = args.study or f"{space.name}-{device.name}"
     storage = args.storage or default_storage(study_name)
     run_dir = run_dir_for(storage, study_name)
     data = TrainData.for_protocol(protocol, args.data)
     evaluator = DeviceEvaluator(device, protocol, data, run_dir, train_device=args.train_device,
                                 threads=args.threads)
+    if ray_options is not None:  # a measured device: one latency table, measured before Ray
+        from search.ray_backend import with_latency_table
+
+        evaluator = with_latency_table(evaluator, space, ray_dir_for(run_dir, study_name),
+                                       quiet=args.quiet)
     t0 = time.perf_counter()
     check_budget_reachable(space, budgets, lambda s: evaluator.costs(s, budgets))
     settings = {
@@ -79,7 +101,7 @@ def _run_search(args: argparse.Namespace) -> int:
         "objectives": [f"{f}:{d}" for f, d in objectives], "space": space.name,
         "space_version": space.version_hash(), "sampler": args.sampler, "proxy": protocol.name,
         "seed": args.seed, "scale": list(space.scale), "data": data.source,
-        "input_hw": list(device.input_hw), "latency_method": device.latency.method,
+        "input_hw": list(device.input_hw), "latency_method": evaluator.device.latency.method,
         "pruner": "pareto-sh" if args.prune else "none",
     }
     study = open_study(storage, study_name, directions=[d for _, d in objectives],
@@ -89,10 +111,20 @@ def _run_search(args: argparse.Namespace) -> int:
     pruner = (ParetoSuccessiveHalving.for_steps(evaluator.total_steps, evaluator.checkpoint_every)
               if args.prune and evaluator.total_steps else None)
     trials = args.trials if args.trials is not None else (10**9 if args.minutes else 20)
-    run = SearchRun(study, space, budgets, evaluator, objectives, trials=trials,
-                    minutes=args.minutes, seed=args.seed, pruner=pruner,
-                    progress=not args.quiet)
+    if ray_options is None:
+        run = SearchRun(study, space, budgets, evaluator, objectives, trials=trials,
+                        minutes=args.minutes, seed=args.seed, pruner=pruner,
+                        progress=not args.quiet)
+    else:
+        from search.ray_backend import RaySearch
+
+        run = RaySearch(study, space, budgets, evaluator, objectives, trials=trials,
+                        ray_dir=ray_dir_for(run_dir, study_name), options=ray_options,
+                        minutes=args.minutes, seed=args.seed, prune=args.prune,
+                        progress=not args.quiet)
     run.run()
+    if ray_options is not None and not args.quiet:
+        print(run.describe(), file=sys.stderr)
     wall = time.perf_counter() - t0
     rows = trial_rows(study)
     if args.json:
@@ -166,6 +198,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(default 20); rerunning resumes to it")
     budget.add_argument("--minutes", type=float, help="stop this worker after M minutes")
     p.add_argument("--proxy", default="quick", help="proxy protocol: quick, medium, demo, paper")
+    p.add_argument("--steps-per-trial", type=int, metavar="N",
+                   help="override the proxy's training steps per candidate")
     p.add_argument("--storage", help="journal:///PATH (default runs/STUDY/study.log), "
                    "sqlite:///PATH or postgresql://USER:PASS@HOST/DB")
     p.add_argument("--study", help="study name (default SPACE-DEVICE)")
@@ -179,6 +213,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed-zoo", action="store_true",
                    help="enqueue the zoo's reference nets that the space can express and that "
                    "fit the budget")
+    p.add_argument("--backend", choices=("optuna", "ray"), default="optuna",
+                   help="optuna: this process trains (start several on one --storage to share "
+                   "a study); ray: trials run on Ray Tune (pip install 'distillnas[ray]')")
+    ray = p.add_argument_group("Ray Tune (--backend ray)")
+    ray.add_argument("--ray-address", metavar="HOST:PORT",
+                     help="join this cluster (its head's GCS address, or auto); default: start "
+                     "a local Ray")
+    ray.add_argument("--ray-cpus", type=int, metavar="N",
+                     help="CPUs of the local Ray (default: all of this host's)")
+    ray.add_argument("--cpus-per-trial", type=float, metavar="N",
+                     help="CPUs per trial, also its torch threads (default 1)")
+    ray.add_argument("--gpus-per-trial", type=float, metavar="N",
+                     help="GPUs per trial (default 0; with --train-device cuda)")
     p.add_argument("--json", action="store_true", help="print the trials as JSON on stdout")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_search)

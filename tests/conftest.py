@@ -17,3 +17,15 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "Set5" / "HR").is_dir():
         pytest.skip(f"standard SR data not found at {SHARED_DATA} (set DISTILLNAS_SHARED_DATA)")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Tiny tensors on 2 shared cores: a second intra-op thread mostly spin-waits (measured up to
+    50x slower under load). Tests that check thread handling set their own count."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
