@@ -18,8 +18,16 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 setup: $(STAMP)
 
+# A real small search on the embedded photos (no ../shared/data needed), then its report.
+# Rerunning resumes the same study (it stops at 4 trained candidates) and rewrites the report.
+DEMO_DIR := demo_out
+DEMO_STORAGE := journal:///$(DEMO_DIR)/study.log
 demo: $(STAMP)
-	$(BIN)/distillnas zoo
+	$(BIN)/distillnas zoo --scale 2
+	$(BIN)/distillnas search --space demo --device host-cpu --proxy demo --trials 4 \
+		--objectives psnr,latency --storage $(DEMO_STORAGE) --study demo
+	$(BIN)/distillnas report --study demo --storage $(DEMO_STORAGE) --out $(DEMO_DIR)/report
+	@echo "report: $(DEMO_DIR)/report/report.html"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -ra

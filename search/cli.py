@@ -6,6 +6,7 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 
 # Each module defines `register(subparsers)`, adding parsers with `set_defaults(func=...)`;
@@ -48,7 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _quiet_libraries() -> None:
-    """Optuna's per-trial INFO lines would drown the progress bar; warnings still show."""
+    """Optuna's per-trial INFO lines would drown the progress bar, and third-party warnings
+    (torch, optuna, onnx, ptflops, thop) are not the user's to act on: both are silenced.
+    distillnas' own warnings still show."""
+    for module in ("torch", "optuna", "onnx", "onnxscript", "ptflops", "thop", "ray", "skimage"):
+        warnings.filterwarnings("ignore", module=rf"{module}(\..*)?$")
     try:
         import optuna
 
