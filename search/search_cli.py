@@ -185,6 +185,10 @@ def _print_summary(rows: list[dict], study: str, storage: str, wall_s: float, ru
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from profiles.devices_cli import set_space_loader
+    from search.space import load_space
+
+    set_space_loader(load_space)  # `profile-device --space` (profiles may not import search)
     p = sub.add_parser("search", help="budget-constrained architecture search (Optuna study)")
     p.add_argument("--space", required=True, help="a shipped space (demo, rfdb, lrfdb) or YAML")
     p.add_argument("--device", default="host-cpu", help="device profile (see `distillnas devices`)")
