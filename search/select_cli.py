@@ -75,6 +75,16 @@ def _load_spec_and_module(model_dir: Path):  # noqa: ANN202
     return spec, ProxyUpscaler(net, spec.scale, residual=residual).eval()
 
 
+def _candidate_residual(run_dir: Path, key: str, default: str | None) -> str | None:
+    """The residual the candidate was trained with, from its train.json (else the proxy's)."""
+    from search.objective import candidate_dir
+
+    record = candidate_dir(run_dir, key) / "train.json"
+    if record.exists():
+        return json.loads(record.read_text()).get("protocol", {}).get("residual", default)
+    return default
+
+
 def _candidate_weights(run_dir: Path, key: str) -> Path | None:
     from search.objective import candidate_dir
 
@@ -84,17 +94,14 @@ def _candidate_weights(run_dir: Path, key: str) -> Path | None:
 
 def _example_image(scale: int):  # noqa: ANN202
     """A real photo (scikit-image's bundled 'coffee'), MATLAB-bicubic downscaled, NCHW [0, 1]."""
-    import torch
-
     from search.datasets import EMBEDDED_VAL
-    from search.images import to_rgb
+    from search.images import to_rgb, uint8_to_tensor
     from search.imresize import imresize
 
     img = to_rgb(EMBEDDED_VAL["coffee"]())
     h, w = img.shape[:2]
     crop = img[: min(h, 96 * scale), : min(w, 128 * scale)]
-    lr = imresize(crop, 1 / scale)
-    return torch.from_numpy(lr).permute(2, 0, 1)[None].float() / 255.0
+    return uint8_to_tensor(imresize(crop, 1 / scale))
 
 
 def _run_select(args: argparse.Namespace) -> int:
@@ -127,8 +134,10 @@ def _run_select(args: argparse.Namespace) -> int:
     spec = NetSpec.from_json(chosen["spec"] if isinstance(chosen["spec"], str)
                              else json.dumps(chosen["spec"]))
     out = ensure_output_dir(args.out)
-    proxy = get_protocol(attrs.get("proxy") or "quick")
-    residual = proxy.residual
+    # a study's proxy may carry its budget ("demo@3steps"); the base protocol trains further
+    proxy = get_protocol(str(attrs.get("proxy") or "quick").split("@")[0])
+    residual = _candidate_residual(run_dir_for(args.storage, args.study), spec.key(),
+                                   proxy.residual)
     psnr, ssim, further = chosen.get("psnr_y_db"), chosen.get("ssim_y"), ""
     if args.train_steps or args.minutes:
         protocol = proxy.with_budget(steps=args.train_steps,
@@ -224,11 +233,11 @@ def _recost(df: Any, device: Any, budgets: Any) -> Any:
 def _run_upscale(args: argparse.Namespace) -> int:
     import torch
 
-    from search.images import load_image, save_image, tensor_to_uint8, to_rgb
+    from search.images import load_image, save_image, tensor_to_uint8, to_rgb, uint8_to_tensor
 
     spec, model = _load_spec_and_module(Path(args.model))
     img = to_rgb(load_image(args.image))
-    x = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255.0
+    x = uint8_to_tensor(img)
     t0 = time.perf_counter()
     with torch.no_grad():
         y = model(x)
