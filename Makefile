@@ -3,6 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 
 .PHONY: setup demo test test-fast bench lint clean
 
@@ -13,8 +14,13 @@ $(BIN)/python:
 # torch first and pinned: here torch==2.13.0 is a local CPU build; anything looser pulls CUDA wheels.
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[onnx,parquet,dev]"
+	$(BIN)/pip install -q -e ".[onnx,parquet]"
 	touch $(STAMP)
+
+# The tests also need the heavy extras (Ray Tune ~240 MB, PostgreSQL drivers) and dev tools.
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e ".[onnx,parquet,ray,postgres,dev]"
+	touch $(TEST_STAMP)
 
 setup: $(STAMP)
 
@@ -29,13 +35,13 @@ demo: $(STAMP)
 	$(BIN)/distillnas report --study demo --storage $(DEMO_STORAGE) --out $(DEMO_DIR)/report
 	@echo "report: $(DEMO_DIR)/report/report.html"
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q -ra
 
-test-fast: $(STAMP)
+test-fast: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q -ra -m "not slow"
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 clean:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sqlite3
+import time
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,11 @@ __all__ = ["KNOWN_SCHEMES", "list_studies", "load_study", "open_storage", "stora
 KNOWN_SCHEMES = ("journal:///PATH", "sqlite:///PATH", "postgresql://USER@HOST/DB")
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _OPTUNA_TABLES = {"studies", "trials", "version_info"}
-# Postgres drivers SQLAlchemy knows, keyed by the "+driver" part of the scheme ("" is the default).
-_PG_DRIVERS = {"": "psycopg2", "psycopg2": "psycopg2", "psycopg": "psycopg", "pg8000": "pg8000"}
+# Postgres drivers SQLAlchemy knows, keyed by the "+driver" part of the scheme; a plain
+# postgresql:// uses SQLAlchemy's default (psycopg2 up to SQLAlchemy 2.0, psycopg 3 from 2.1).
+_PG_DRIVERS = {"psycopg2": "psycopg2", "psycopg": "psycopg", "pg8000": "pg8000"}
+# workers that start together on an empty database race to create Optuna's tables (optuna#1092)
+_SCHEMA_RACE_ATTEMPTS = 4
 
 
 class _ReadOnlyJournalBackend(JournalFileBackend):
@@ -195,25 +199,47 @@ def _check_sqlite(path: Path) -> None:
 
 def _open_postgres(url: str, *, read_only: bool) -> BaseStorage:
     scheme = url.partition("://")[0]
-    driver = scheme.partition("+")[2]
+    driver = scheme.partition("+")[2] or _default_pg_driver()
     module = _PG_DRIVERS.get(driver)
     if module is None:
         raise ReportError(
-            f"unknown postgresql driver {driver!r}; known: {', '.join(d for d in _PG_DRIVERS if d)}"
+            f"unknown postgresql driver {driver!r}; known: {', '.join(_PG_DRIVERS)}"
         )
     if importlib.util.find_spec(module) is None:
         raise ReportError(
             f"{scheme}:// needs the {module} package: pip install distillnas[postgres]"
         )
     connect_args = {"connect_timeout": 10} if module in ("psycopg2", "psycopg") else {}
-    try:
-        return RDBStorage(
-            url,
-            engine_kwargs={"connect_args": connect_args, "pool_pre_ping": True},
-            skip_table_creation=read_only,
-        )
-    except Exception as exc:  # noqa: BLE001 - unreachable host, wrong password, no tables
-        raise ReportError(f"cannot open {_mask(url)}: {_first_line(exc)}") from exc
+    for attempt in range(_SCHEMA_RACE_ATTEMPTS):
+        try:
+            return RDBStorage(
+                url,
+                engine_kwargs={"connect_args": connect_args, "pool_pre_ping": True},
+                skip_table_creation=read_only,
+            )
+        except Exception as exc:  # noqa: BLE001 - unreachable host, wrong password, no tables
+            if not read_only and attempt + 1 < _SCHEMA_RACE_ATTEMPTS and _schema_race(exc):
+                time.sleep(0.5 * (attempt + 1))  # another worker is creating the tables
+                continue
+            raise ReportError(f"cannot open {_mask(url)}: {_first_line(exc)}") from exc
+    raise AssertionError("unreachable")
+
+
+def _default_pg_driver() -> str:
+    """The DBAPI SQLAlchemy picks for a plain postgresql:// URL (psycopg2, or psycopg from 2.1)."""
+    from sqlalchemy.engine import make_url
+
+    return str(make_url("postgresql://").get_dialect().driver)
+
+
+def _schema_race(exc: BaseException) -> bool:
+    """True for the errors of two processes creating Optuna's tables at once."""
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    text = str(exc)
+    return isinstance(exc, IntegrityError | ProgrammingError) and (
+        "already exists" in text or "duplicate key" in text
+    )
 
 
 def _mask(url: str) -> str:

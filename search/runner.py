@@ -196,6 +196,8 @@ class SearchRun:
         trial = self.study.ask()
         trial.set_user_attr("worker", worker_id())
         trial.set_user_attr("heartbeat", time.time())
+        if self._total_reached_before(trial.number):
+            return self._tell_surplus(trial)
         spec = self.space.suggest(trial)
         key = spec.key()
         attrs: dict[str, Any] = {"key": key, "spec": json.dumps(spec.to_dict()),
@@ -237,7 +239,7 @@ class SearchRun:
                 return True
             return False
 
-        t_setup = time.perf_counter() - t0 - profiled
+        t_train = time.perf_counter()
         seed = key_seed(key, self.seed)  # per net, so a retried trial resumes its checkpoint
         outcome = self.evaluator.train(spec, seed=seed, report=report)
         t1 = time.perf_counter()
@@ -262,10 +264,26 @@ class SearchRun:
             trial.set_user_attr("failure", outcome.message or outcome.status)
             self.study.tell(trial, state=TrialState.FAIL)
             status = "failed"
-        self.trained_s += outcome.train_seconds + outcome.eval_seconds
-        self.overhead_s += t_setup + (time.perf_counter() - t1) + max(
-            0.0, (t1 - t0 - t_setup) - outcome.train_seconds - outcome.eval_seconds)
+        trained = outcome.train_seconds + outcome.eval_seconds
+        self.trained_s += trained
+        # before training (less profiling), after it, and whatever the trainer did not count
+        self.overhead_s += (t_train - t0 - profiled) + (time.perf_counter() - t1) + max(
+            0.0, (t1 - t_train) - trained)
         return status
+
+    def _total_reached_before(self, number: int) -> bool:
+        """Another worker asked between our count and our ask: trials before ours already make
+        the total (counted, or running and not stale)."""
+        earlier = [t for t in self.study.get_trials(deepcopy=False) if t.number < number]
+        running = sum(1 for t in earlier if t.state == TrialState.RUNNING)
+        return counted_trials(earlier) + running >= self.trials
+
+    def _tell_surplus(self, trial: optuna.Trial) -> str:
+        trial.set_user_attr("status", "failed")
+        trial.set_user_attr("retried", True)  # not counted, and never retried
+        trial.set_user_attr("failure", "not needed: other workers reached the study's total")
+        self.study.tell(trial, state=TrialState.FAIL)
+        return "surplus"
 
     def _values(self, psnr_db: float | None, costs: Mapping[str, Any]) -> list[float]:
         out = []
