@@ -172,7 +172,7 @@ def test_impossible_budget_names_the_smallest_cost() -> None:
     assert check_budget_reachable(space, Budgets(params=10**9), lambda s: ev.costs(s, None)) == {}
 
 
-@pytest.mark.parametrize("sampler", ["tpe", "nsga2", "random"])
+@pytest.mark.parametrize("sampler", ["tpe", "nsga2", "gp", "random"])
 def test_samplers_run_with_constraints(tmp_path, sampler: str) -> None:
     run = make_run(tmp_path, trials=4, budgets=Budgets(params=12_000), sampler=sampler)
     run.run()
