@@ -20,7 +20,25 @@ architectures, K = 8) takes more than an hour of CPU on 2 cores; ``--archs 2 --s
 --budget-mult 2`` is a smoke test of a minute.
 
 The reference here is the SAME protocol run longer (residual included), as issue 4 asks; issue 8
-asks for a converged reference on Set5 + Set14 + B100, which this script does not claim to be.
+asks for a converged reference on Set5 + Set14 + B100, which the two subcommands below provide.
+
+Issue 8 (proxy strategies against a long-training reference):
+
+    .venv/bin/python benchmarks/proxy_fidelity.py reference [--milestones 500,1000,...]
+        [--threads 2] [--hours H]
+    .venv/bin/python benchmarks/proxy_fidelity.py issue8 [--strategies quick,...] [--no-train]
+
+``reference`` trains ``issue8_architectures`` (13 nets, 25-145K params) under
+``search.fidelity.REFERENCE_PROTOCOL`` round robin to each milestone in turn, scoring full
+Set5 + Set14 + B100 at every milestone, and stores everything in
+benchmarks/results/proxy_reference.json (committed; protocol, git HEAD, search/train.py sha1,
+per-arch milestones, Set5 curve, steps reached, flattened or not). Checkpoints live in
+benchmarks/results/cache/reference/ (git-ignored); rerunning the same command continues where it
+stopped, and milestones already reached are never recomputed. ``issue8`` measures every proxy
+strategy (reference-run prefixes, trained short protocols, power-law extrapolation, zero-cost
+proxies, leave-one-out capacity blends) against whatever the table holds, states its
+convergence, and writes benchmarks/results/proxy_fidelity.{json,md}; trained strategy runs are
+cached like issue 4's (keyed without search/proxies.py, whose protocols enter the key as data).
 """
 
 from __future__ import annotations
@@ -47,6 +65,7 @@ import torch  # noqa: E402
 from blocks.specs import NetSpec, block_spec  # noqa: E402
 from blocks.zoo import zoo_spec  # noqa: E402
 from search.evaluate import evaluate_pairs  # noqa: E402
+from search.fidelity import kendall_tau, spearman  # noqa: E402
 from search.proxies import ProxyProtocol, TrainData, get_protocol  # noqa: E402
 from search.train import ProxyUpscaler, TrainResult, train  # noqa: E402
 
@@ -65,10 +84,11 @@ REVISION_FILES = (
 )
 
 
-def _narrow(name: str, channels: int, scale: int) -> NetSpec:
-    """A zoo network at a smaller trunk width (every block narrowed)."""
+def _narrow(name: str, channels: int, scale: int, n_blocks: int | None = None) -> NetSpec:
+    """A zoo network at a smaller trunk width (every block narrowed; first ``n_blocks`` kept)."""
     spec = zoo_spec(name, scale)
-    return replace(spec, blocks=tuple(replace(b, channels=channels) for b in spec.blocks))
+    blocks = tuple(replace(b, channels=channels) for b in spec.blocks)[:n_blocks]
+    return replace(spec, blocks=blocks)
 
 
 def _chain(kind: str, channels: int, n: int, scale: int, **knobs: Any) -> NetSpec:
@@ -98,10 +118,37 @@ def architectures(scale: int) -> list[tuple[str, NetSpec]]:
     ]
 
 
-def code_revision() -> str:
+def issue8_architectures(scale: int) -> list[tuple[str, NetSpec]]:
+    """Issue 8's reference set: 13 nets of 25-150K params spanning both spaces and the zoo
+    (conv standard/DCB/MKDCB, kernels 3/5/3-5/3-5-7, attention ESA/EFSA/CCA/CA/none, depth 2-6,
+    width 16-48), small enough that thousands of steps each fit on 2 CPU cores."""
+    return [
+        ("e_rfdn@c24", _narrow("e_rfdn", 24, scale)),
+        ("lrfdn@c32", _narrow("lrfdn", 32, scale)),
+        ("imdn@c24x4", _narrow("imdn", 24, scale, 4)),
+        ("drfdn@c32", _narrow("drfdn", 32, scale)),
+        ("drn@c16", _narrow("drn", 16, scale)),
+        ("rfdb-c16x2", _chain("rfdb", 16, 2, scale)),
+        ("rfdb-c40x2", _chain("rfdb", 40, 2, scale)),
+        ("rfdb-efsa-c16x6", _chain("rfdb", 16, 6, scale, attention="efsa")),
+        ("rfdb-noatt-c32x3", _chain("rfdb", 32, 3, scale, attention="none")),
+        ("rfdb-ca-c32x2", _chain("rfdb", 32, 2, scale, attention="ca")),
+        (
+            "drfdb-dcb-k5-cca-c32x4",
+            _chain("drfdb", 32, 4, scale, conv="dcb", kernels=(5,), attention="cca"),
+        ),
+        (
+            "drfdb-mkdcb-k357-c24x3",
+            _chain("drfdb", 24, 3, scale, conv="mkdcb", kernels=(3, 5, 7), merge="concat"),
+        ),
+        ("lrfdb-dcb-gelu-c48x2", _chain("lrfdb", 48, 2, scale, conv="dcb", kernels=(3,))),
+    ]
+
+
+def code_revision(files: tuple[str, ...] = REVISION_FILES) -> str:
     """A short hash of the training-relevant sources (the cache key's code part)."""
     h = hashlib.sha1()
-    for pattern in REVISION_FILES:
+    for pattern in files:
         for path in sorted(ROOT.glob(pattern)):
             h.update(path.relative_to(ROOT).as_posix().encode())
             h.update(path.read_bytes())
@@ -190,19 +237,6 @@ def train_cached(
     return record
 
 
-def kendall_tau(a: list[float], b: list[float]) -> float:
-    """Kendall tau-b (NaN when undefined: fewer than 2 items or a constant ranking)."""
-    from scipy.stats import kendalltau
-
-    return float(kendalltau(a, b).statistic) if len(a) >= 2 else float("nan")
-
-
-def spearman(a: list[float], b: list[float]) -> float:
-    from scipy.stats import spearmanr
-
-    return float(spearmanr(a, b).statistic) if len(a) >= 3 else float("nan")
-
-
 class _Zero(torch.nn.Module):
     def __init__(self, scale: int) -> None:
         super().__init__()
@@ -286,7 +320,520 @@ def render_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+REFERENCE_TABLE = RESULTS / "proxy_reference.json"
+
+
+def reference_main(argv: list[str]) -> int:
+    """``proxy_fidelity.py reference``: build or extend issue 8's long-training reference table."""
+    from search.fidelity import (
+        DEFAULT_MILESTONES,
+        REFERENCE_PROTOCOL,
+        ReferenceTable,
+        code_stamp,
+        extend_reference,
+    )
+
+    ap = argparse.ArgumentParser(prog="proxy_fidelity.py reference")
+    ap.add_argument(
+        "--milestones",
+        default=",".join(map(str, DEFAULT_MILESTONES)),
+        help="comma-separated step milestones, reached round robin",
+    )
+    ap.add_argument("--table", default=str(REFERENCE_TABLE))
+    ap.add_argument("--cache", default=str(RESULTS / "cache"))
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: on a shared 2-core host 2 threads ran 5-7x slower)",
+    )
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--scale", type=int, default=2)
+    ap.add_argument("--archs", type=int, default=None, help="first N architectures")
+    ap.add_argument("--hours", type=float, default=None, help="start no run after this long")
+    ap.add_argument("--data", help="data root (default: $DISTILLNAS_DATA or ../shared/data)")
+    ap.add_argument("--progress", action="store_true")
+    args = ap.parse_args(argv)
+    milestones = sorted(int(m) for m in args.milestones.split(","))
+    table_path = Path(args.table)
+    data = TrainData.for_protocol(REFERENCE_PROTOCOL, args.data)
+    if table_path.is_file():
+        table = ReferenceTable.load(table_path)
+        stamp = code_stamp(ROOT)
+        if table.data["code"]["train_py_sha1"] != stamp["train_py_sha1"]:
+            print(
+                f"warning: search/train.py changed since {table_path} was started; the "
+                "table keeps the old stamp",
+                file=sys.stderr,
+            )
+    else:
+        table = ReferenceTable.new(
+            protocol=REFERENCE_PROTOCOL,
+            seed=args.seed,
+            threads=args.threads,
+            scale=args.scale,
+            data=data,
+            code=code_stamp(ROOT),
+        )
+    archs = issue8_architectures(int(table.data["scale"]))[: args.archs]
+    deadline = time.time() + 3600 * args.hours if args.hours else None
+
+    def log(msg: str) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+    log(f"reference: {len(archs)} archs, milestones {milestones}, table {table_path}")
+    extend_reference(
+        table,
+        table_path,
+        archs,
+        milestones=milestones,
+        data=data,
+        ckpt_root=Path(args.cache) / "reference",
+        progress=args.progress,
+        log=log,
+        deadline=deadline,
+    )
+    log(f"done: {json.dumps(table.state())}")
+    return 0
+
+
+#: issue 8's cache revision: protocol definitions (search/proxies.py) are in the cache key as
+#: data, so editing that file (e.g. re-pointing ``quick``) does not invalidate measured runs.
+ISSUE8_REVISION_FILES = tuple(f for f in REVISION_FILES if f != "search/proxies.py") + (
+    "search/datasets.py",
+)
+EXTRAPOLATE_TO = 8000  # steps a learning-curve fit predicts (the reference's last milestone)
+
+
+def _cached_record(
+    label: str, spec: NetSpec, protocol: ProxyProtocol, *, train_runs: bool, **common: Any
+) -> dict[str, Any] | None:
+    if train_runs:
+        return train_cached(label, spec, protocol, **common)
+    key = cache_key(
+        spec, protocol, common["seed"], common["threads"], common["data"], common["revision"]
+    )
+    path = Path(common["cache"]) / f"{key}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _curve_at(curve: list[list[Any]], step: int) -> float | None:
+    return next((float(v) for s, v in curve if int(s) == step and v is not None), None)
+
+
+def _zero_cost_scores(
+    archs: list[tuple[str, NetSpec]], data: TrainData, seed: int, threads: int
+) -> dict[str, dict[str, Any]]:
+    """Zero-cost proxies of every arch on one seeded batch (16 LR patches of 32 px)."""
+    from search.zero_cost import score_spec
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        rng = np.random.default_rng([seed, 0xC057])
+        lr, hr = data.sampler(archs[0][1].scale, 32, 16, rng).sample()
+        out = {}
+        for label, spec in archs:
+            c0 = time.process_time()
+            scores = score_spec(spec, lr, hr, seed=seed)
+            out[label] = {"scores": scores, "cpu_seconds": time.process_time() - c0}
+        return out
+    finally:
+        torch.set_num_threads(old)
+
+
+def issue8_main(argv: list[str]) -> int:
+    """``proxy_fidelity.py issue8``: every strategy against the stored reference table."""
+    from search.fidelity import (
+        ReferenceTable,
+        extrapolate,
+        loo_blend,
+        rank_report,
+        strategy_protocols,
+    )
+
+    all_strategies = strategy_protocols()
+    ap = argparse.ArgumentParser(prog="proxy_fidelity.py issue8")
+    ap.add_argument("--table", default=str(REFERENCE_TABLE))
+    ap.add_argument(
+        "--strategies",
+        default=",".join(all_strategies),
+        help="strategies to train where not cached (every cached one is reported); known: "
+        f"{', '.join(all_strategies)}",
+    )
+    ap.add_argument(
+        "--no-train",
+        action="store_true",
+        help="only use cached strategy runs (report what is there)",
+    )
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: on a shared 2-core host 2 threads ran 5-7x slower)",
+    )
+    ap.add_argument(
+        "--seed",
+        type=int,
+        default=1,
+        help="seed of the trained strategies (default 1: not the reference's seed 0)",
+    )
+    ap.add_argument(
+        "--max-cpu-seconds",
+        type=float,
+        default=120.0,
+        help="the per-candidate budget a best strategy must fit",
+    )
+    ap.add_argument("--data", help="data root (default: $DISTILLNAS_DATA or ../shared/data)")
+    ap.add_argument("--cache", default=str(RESULTS / "cache"))
+    ap.add_argument("--out", default=str(RESULTS / "proxy_fidelity"))
+    ap.add_argument("--progress", action="store_true")
+    args = ap.parse_args(argv)
+    table_path = Path(args.table)
+    if not table_path.is_file():
+        print(
+            f"proxy_fidelity: no reference table at {table_path}; build it with "
+            "`proxy_fidelity.py reference`",
+            file=sys.stderr,
+        )
+        return 2
+    table = ReferenceTable.load(table_path)
+    state = table.state()
+    ref = table.scores()
+    archs = [(lb, sp) for lb, sp in issue8_architectures(int(table.data["scale"])) if lb in ref]
+    if len(archs) < 3:
+        print(f"proxy_fidelity: the reference has only {len(archs)} scored archs", file=sys.stderr)
+        return 2
+    labels = [lb for lb, _ in archs]
+    ref_v = [ref[lb] for lb in labels]
+    entries = {lb: table.arch(lb) for lb in labels}
+    params = {lb: int(entries[lb]["params"]) for lb in labels}
+    log_p = [float(np.log10(params[lb])) for lb in labels]
+    wanted = [s for s in args.strategies.split(",") if s]
+    unknown = [s for s in wanted if s not in all_strategies]
+    if unknown:
+        print(
+            f"proxy_fidelity: unknown strategy {unknown[0]!r}; known: {', '.join(all_strategies)}",
+            file=sys.stderr,
+        )
+        return 2
+    data = TrainData.for_protocol("quick", args.data)
+    revision = code_revision(ISSUE8_REVISION_FILES)
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    strategies: list[dict[str, Any]] = []
+
+    def add(
+        name: str,
+        desc: str,
+        scores: dict[str, float | None],
+        cpu: dict[str, float | None],
+        *,
+        fitted: bool = False,
+        note: str = "",
+        same_run: bool = False,
+    ) -> None:
+        ok = [lb for lb in labels if scores.get(lb) is not None and np.isfinite(scores[lb])]
+        if len(ok) < 3:
+            return
+        rep = rank_report([scores[lb] for lb in ok], [ref[lb] for lb in ok])
+        cpus = [cpu[lb] for lb in ok if cpu.get(lb) is not None]
+        strategies.append(
+            {
+                "name": name,
+                "description": desc,
+                **rep,
+                "n_architectures": len(ok),
+                "cpu_seconds_per_candidate": float(np.mean(cpus)) if cpus else 0.0,
+                "fitted_leave_one_out": fitted,
+                "same_run_as_reference": same_run,
+                "note": note,
+                "scores": {lb: scores[lb] for lb in ok},
+            }
+        )
+
+    zero = {lb: 0.0 for lb in labels}
+    add(
+        "params-only",
+        "log10 parameter count (the bar to beat)",
+        {lb: float(np.log10(params[lb])) for lb in labels},
+        zero,
+    )
+
+    from profiles.counting import count_in_mode
+
+    macs = {lb: int(count_in_mode(sp, "ntire").macs) for lb, sp in archs}
+    add(
+        "macs-only",
+        "log10 MACs at a 256x256 LR input (NTIRE counting)",
+        {lb: float(np.log10(macs[lb])) for lb in labels},
+        zero,
+    )
+    add(
+        "params+macs(LOO)",
+        "linear blend of log10 params and log10 MACs, fitted leave-one-out on the reference",
+        dict(
+            zip(
+                labels,
+                loo_blend(
+                    [[lp, np.log10(macs[lb])] for lb, lp in zip(labels, log_p, strict=True)], ref_v
+                ),
+                strict=True,
+            )
+        ),
+        zero,
+        fitted=True,
+    )
+
+    # (1) prefixes of the reference runs themselves: plain training, warm-up + constant lr
+    spp = {lb: entries[lb]["milestones"][-1]["seconds_per_step"] for lb in labels}
+    for s in (300, 500, 1000):
+        if s >= min(int(entries[lb]["steps"]) for lb in labels):
+            continue
+        sc = {lb: _curve_at(entries[lb]["curve"], s) for lb in labels}
+        cpu = {lb: s * spp[lb] * table.data["threads"] for lb in labels}
+        add(
+            f"plain-const-{s}",
+            f"the reference recipe's own first {s} steps (own output, "
+            "warm-up 100 + constant lr 2e-3, EMA), full Set5",
+            sc,
+            cpu,
+            note="same run as the reference (shared seed): optimistic, never picked as best; "
+            "CPU-s estimated as steps x wall s/step x threads",
+            same_run=True,
+        )
+        pts = {lb: [[st, v] for st, v in entries[lb]["curve"] if st <= s] for lb in labels}
+        if all(len(p) >= 3 for p in pts.values()):
+            ex = {lb: extrapolate(pts[lb], EXTRAPOLATE_TO) for lb in labels}
+            add(
+                f"plain-const-{s}+powerlaw",
+                f"power law a - b t^-c fitted on that run's Set5 "
+                f"curve up to step {s}, predicted at {EXTRAPOLATE_TO}",
+                ex,
+                cpu,
+                note="same run as the reference: optimistic, never picked as best",
+                same_run=True,
+            )
+
+    # (2) trained strategies (cached per arch; resumable)
+    trained: dict[str, dict[str, Any]] = {}
+    # the strategies named are trained where missing; every other known one is reported if cached
+    for name in [*wanted, *(n for n in all_strategies if n not in wanted)]:
+        proto = all_strategies[name]
+        recs = {}
+        for i, (lb, sp) in enumerate(archs, 1):
+            rec = _cached_record(
+                lb,
+                sp,
+                proto,
+                train_runs=name in wanted and not args.no_train,
+                data=data,
+                seed=args.seed,
+                threads=args.threads,
+                cache=Path(args.cache),
+                revision=revision,
+                progress=args.progress,
+            )
+            if rec is not None:
+                recs[lb] = rec
+                r = rec["result"]
+                print(
+                    f"[{name} {i}/{len(archs)}] {lb}: {_fmt(r['psnr_y_db'])} dB, "
+                    f"{rec['cpu_seconds']:.0f} CPU-s",
+                    flush=True,
+                )
+        trained[name] = recs
+        if not recs:
+            continue
+        sc = {lb: recs[lb]["result"]["psnr_y_db"] for lb in recs}
+        cpu = {lb: recs[lb]["cpu_seconds"] for lb in recs}
+        add(name, proto.description, sc, cpu)
+        curves = {lb: recs[lb]["result"]["curve"] for lb in recs}
+        if curves and all(len(c) >= 3 for c in curves.values()):
+            ex = {lb: extrapolate(c, EXTRAPOLATE_TO, skip=1) for lb, c in curves.items()}
+            add(
+                f"{name}+powerlaw",
+                f"power law fitted on {name}'s checkpoint curve (first "
+                f"point skipped), predicted at {EXTRAPOLATE_TO} steps",
+                ex,
+                cpu,
+            )
+
+    # (3) zero-cost proxies
+    zc = _zero_cost_scores(archs, data, args.seed, args.threads)
+    for zname in ("grad_norm", "synflow", "naswot"):
+        add(
+            f"zero-cost:{zname}",
+            f"{zname} at initialisation on one batch of 16 LR 32-px patches (search/zero_cost.py)",
+            {lb: zc[lb]["scores"][zname] for lb in labels},
+            {lb: zc[lb]["cpu_seconds"] for lb in labels},
+        )
+
+    # (4) capacity-prior blends, leave-one-out (never fitted on the item scored)
+    base = [
+        s
+        for s in strategies
+        if s["name"] not in ("params-only", "macs-only")
+        and not s["fitted_leave_one_out"]  # a blend of LOO predictions would leak item i
+        and s["n_architectures"] == len(labels)
+    ]
+    for s in base:
+        feats = [[s["scores"][lb], lp] for lb, lp in zip(labels, log_p, strict=True)]
+        pred = loo_blend(feats, ref_v)
+        add(
+            f"{s['name']}+logparams(LOO)",
+            f"linear blend of {s['name']} and log10 params, fitted leave-one-out on the reference",
+            dict(zip(labels, pred, strict=True)),
+            {lb: s["cpu_seconds_per_candidate"] for lb in labels},
+            fitted=True,
+            same_run=s["same_run_as_reference"],
+            note="blend of a same-run prefix: optimistic, never picked as best"
+            if s["same_run_as_reference"]
+            else "",
+        )
+
+    bic = bicubic_baselines(data, table.protocol(1), int(table.data["scale"]))
+    params_tau = strategies[0]["kendall_tau"]
+    within = [
+        s
+        for s in strategies
+        if s["cpu_seconds_per_candidate"] <= args.max_cpu_seconds
+        and not s["same_run_as_reference"]
+        and s["n_architectures"] == len(labels)  # a strategy still running is listed, not picked
+    ]  # params-only competes too: if nothing beats it, it is the honest answer
+    best = max(within, key=lambda s: (s["kendall_tau"], s["spearman"])) if within else None
+    report = {
+        "kendall_tau": best["kendall_tau"] if best else None,
+        "spearman": best["spearman"] if best else None,
+        "params_only_tau": params_tau,
+        "seconds_per_candidate": best["cpu_seconds_per_candidate"] if best else None,
+        "seconds_kind": "CPU seconds per candidate (process time, train + eval)",
+        "n_architectures": len(labels),
+        "scale": int(table.data["scale"]),
+        "reference_protocol": table.data["protocol"],
+        "reference_state": state,
+        "bicubic_reference_sets": bic,
+        "reference_file": str(table_path.relative_to(ROOT))
+        if table_path.is_relative_to(ROOT)
+        else str(table_path),
+        "strategy": best["name"] if best else None,
+        "strategy_description": best["description"] if best else None,
+        "beats_params_only": bool(
+            best and best["name"] != "params-only" and best["kendall_tau"] > params_tau
+        ),
+        "goal": {
+            "kendall_tau": 0.8,
+            "cpu_seconds_per_candidate": args.max_cpu_seconds,
+            "reached": bool(best and best["kendall_tau"] >= 0.8),
+        },
+        "n_strategies_compared": len(within),
+        "selection_note": "the best of several strategies on one set of archs is optimistically "
+        "biased; same-run prefixes of the reference are listed but never picked",
+        "strategies": strategies,
+        "rows": [
+            {
+                "label": lb,
+                "spec_key": sp.key(),
+                "params": params[lb],
+                "macs_ntire": macs[lb],
+                "reference_psnr_y_db": ref[lb],
+                "reference_vs_bicubic_db": ref[lb] - bic["matlab_bicubic_db"],
+                "reference_steps": entries[lb]["steps"],
+                "reference_steps_compared": state["steps_compared"],
+                "reference_flattened": entries[lb]["flattened"],
+                "reference_gain_db_per_1k": entries[lb].get("flat_db_per_1k"),
+                "zero_cost": zc[lb]["scores"],
+            }
+            for lb, sp in archs
+        ],
+        "context": {
+            "threads": args.threads,
+            "seed": args.seed,
+            "torch": torch.__version__,
+            "cpu": _cpu_model(),
+            "load_before": load_before,
+            "load_after": [round(x, 2) for x in os.getloadavg()],
+            "revision": revision,
+            "git": git_head(),
+            "data": data.describe(),
+            "command": " ".join(["benchmarks/proxy_fidelity.py", "issue8", *argv]),
+        },
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(_clean(report), indent=2) + "\n")
+    out.with_suffix(".md").write_text(render_issue8(report))
+    print(
+        f"best {report['strategy']}: tau {_fmt(report['kendall_tau'])} (params-only "
+        f"{_fmt(params_tau)}); wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}"
+    )
+    return 0
+
+
+def render_issue8(report: dict[str, Any]) -> str:
+    st, ctx = report["reference_state"], report["context"]
+    ref = report["reference_protocol"]
+    lines = [
+        "# Proxy fidelity (issue 8)",
+        "",
+        f"Reference: `{report['reference_file']}`, {st['n_architectures']} archs "
+        f"x{report['scale']}, "
+        f"own output, Adam lr {ref['lr']} (warm-up {ref['warmup_steps']}, x{ref['gamma']} every "
+        f"{ref['step_size']} steps), EMA {ref['ema_decay']}, LR patch {ref['lr_patch']}, batch "
+        f"{ref['batch']}, T91 + BSD200; scored on full Set5 + Set14 + B100 (mean of set means, "
+        f"Y-PSNR). **Compared at {st['steps_compared']} steps (the milestone all archs reached; "
+        f"{st['steps_min']}-{st['steps_max']} reached), "
+        f"{st['n_flattened']} of {st['n_architectures']} curves flattened.** MATLAB bicubic on "
+        f"the same sets: {_fmt(report['bicubic_reference_sets']['matlab_bicubic_db'])} dB.",
+        "",
+        f"- Best strategy within {report['goal']['cpu_seconds_per_candidate']:.0f} CPU-s: "
+        f"**{report['strategy']}**: Kendall tau **{_fmt(report['kendall_tau'])}**, Spearman "
+        f"{_fmt(report['spearman'])}, {_fmt(report['seconds_per_candidate'], 1)} CPU-s per "
+        f"candidate",
+        f"- Params-only tau on the same archs: **{_fmt(report['params_only_tau'])}**; goal tau >= "
+        f"0.8 {'reached' if report['goal']['reached'] else 'NOT reached'}",
+        "",
+        "| strategy | tau | Spearman | top-3 | top-5 | CPU-s / cand. | n | note |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for s in sorted(
+        report["strategies"],
+        key=lambda s: -s["kendall_tau"] if np.isfinite(s["kendall_tau"] or np.nan) else 9.0,
+    ):
+        note = ("LOO-fitted; " if s["fitted_leave_one_out"] else "") + s["note"]
+        lines.append(
+            f"| {s['name']} | {_fmt(s['kendall_tau'])} | {_fmt(s['spearman'])} | "
+            f"{_fmt(s['top3_overlap'], 2)} | {_fmt(s['top5_overlap'], 2)} | "
+            f"{_fmt(s['cpu_seconds_per_candidate'], 1)} | {s['n_architectures']} | {note} |"
+        )
+    lines += [
+        "",
+        "| arch | params | reference dB | vs bicubic | steps | gain dB/1k | flat |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in sorted(report["rows"], key=lambda r: -r["reference_psnr_y_db"]):
+        lines.append(
+            f"| {r['label']} | {r['params']:,} | {_fmt(r['reference_psnr_y_db'])} | "
+            f"{_fmt(r['reference_vs_bicubic_db'])} | {r['reference_steps']} | "
+            f"{_fmt(r['reference_gain_db_per_1k'])} | {r['reference_flattened']} |"
+        )
+    lines += [
+        "",
+        f"Context: {ctx['threads']} threads, torch {ctx['torch']}, CPU {ctx['cpu']}, "
+        f"load {ctx['load_before']} -> {ctx['load_after']} (shared host), cache revision "
+        f"{ctx['revision']}, git {ctx['git']}.",
+        "",
+        f"Command: `{ctx['command']}`",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["reference"]:
+        return reference_main(argv[1:])
+    if argv[:1] == ["issue8"]:
+        return issue8_main(argv[1:])
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--archs", type=int, default=None, help="first N architectures (default all)")
     ap.add_argument("--budget-mult", type=int, default=8, help="reference budget = K x proxy's")

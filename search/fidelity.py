@@ -1,0 +1,541 @@
+"""Proxy fidelity (issue 8): rank metrics, learning-curve extrapolation, a leave-one-out capacity
+blend, and the incremental long-training REFERENCE table that proxies are measured against.
+
+Rank metrics compare a proxy's scores with the reference's (higher = better for both): Kendall
+tau-b, Spearman rho, top-k overlap (|top-k(proxy) & top-k(reference)| / k).
+
+Reference (``REFERENCE_PROTOCOL``): each architecture is trained with its own output (no bicubic
+residual), L1, Adam lr 2e-3 after a 100-step warm-up, halved every 2000 steps (a pure function
+of the step, so a run can be EXTENDED to a later milestone and gives the same weights as one run
+to that length), EMA 0.995, LR patch 32, batch 16, T91 + BSD200, x2. At every milestone the EMA
+weights are scored on full Set5 + Set14 + B100 (Y-PSNR, mean of the three set means); between
+milestones full Set5 every 100 steps (the curve). The table (``ReferenceTable``, JSON) records,
+per architecture, every milestone score, the steps reached, the CPU seconds spent and whether
+its curve flattened (``flat_db_per_1k``: gain over the last milestone interval, per 1000 steps,
+below ``FLAT_DB_PER_1K`` once ``MIN_FLAT_STEPS`` are reached). Checkpoints live under the
+git-ignored result cache; the table is small and committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from blocks.errors import UserError
+from blocks.specs import NetSpec
+from search.datasets import EVAL_SET_NAMES
+from search.proxies import ProxyProtocol, TrainData
+
+REFERENCE_SCHEMA = "distillnas-proxy-reference/1"
+FLAT_DB_PER_1K = 0.05
+MIN_FLAT_STEPS = 3000
+DEFAULT_MILESTONES = (500, 1000, 2000, 3000, 4000, 5000, 6000, 8000)
+
+REFERENCE_PROTOCOL = ProxyProtocol(
+    name="fidelity-ref",
+    description="issue 8 reference: long training of the architecture's own output, extendable "
+    "(step-decayed lr), EMA; full Set5 every 100 steps, full Set5 + Set14 + B100 per milestone",
+    source="issue 8",
+    train_data="t91+bsd200",
+    lr_patch=32,
+    batch=16,
+    steps=DEFAULT_MILESTONES[0],
+    seconds=None,
+    lr=2e-3,
+    schedule="step",
+    step_size=2000,
+    gamma=0.5,
+    warmup_steps=100,
+    eval_every=100,
+    eval_sets=("Set5",),
+    eval_crop=None,
+    final_sets=EVAL_SET_NAMES,
+    ema_decay=0.995,
+    residual=None,
+    fallback_embedded=False,
+)
+
+
+# -- rank metrics ------------------------------------------------------------------------------
+
+
+def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float:
+    """Kendall tau-b in [-1, 1] (NaN when undefined: fewer than 2 items or a constant ranking)."""
+    from scipy.stats import kendalltau
+
+    return float(kendalltau(a, b).statistic) if len(a) >= 2 else math.nan
+
+
+def spearman(a: Sequence[float], b: Sequence[float]) -> float:
+    """Spearman rho in [-1, 1] (NaN with fewer than 3 items)."""
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(a, b).statistic) if len(a) >= 3 else math.nan
+
+
+def top_k_overlap(proxy: Sequence[float], reference: Sequence[float], k: int) -> float:
+    """|top-k by proxy & top-k by reference| / k, in [0, 1] (higher score = better; ties by
+    index)."""
+    if not 1 <= k <= len(proxy) or len(proxy) != len(reference):
+        raise ValueError(f"top-k needs 1 <= k <= n and equal lengths; k={k}, n={len(proxy)}")
+    top_p = set(np.argsort(-np.asarray(proxy, float), kind="stable")[:k].tolist())
+    top_r = set(np.argsort(-np.asarray(reference, float), kind="stable")[:k].tolist())
+    return len(top_p & top_r) / k
+
+
+def rank_report(proxy: Sequence[float], reference: Sequence[float]) -> dict[str, float]:
+    """Kendall tau, Spearman rho and top-3 / top-5 overlap of a proxy against the reference."""
+    n = len(proxy)
+    return {
+        "kendall_tau": kendall_tau(proxy, reference),
+        "spearman": spearman(proxy, reference),
+        "top3_overlap": top_k_overlap(proxy, reference, 3) if n >= 3 else math.nan,
+        "top5_overlap": top_k_overlap(proxy, reference, 5) if n >= 5 else math.nan,
+    }
+
+
+# -- learning-curve extrapolation --------------------------------------------------------------
+
+POWER_EXPONENTS = tuple(np.round(np.arange(0.05, 2.001, 0.05), 2))
+
+
+@dataclass(frozen=True)
+class PowerLaw:
+    """``y(t) = a - b * t**(-c)``: a saturating learning curve (y in dB, t in steps)."""
+
+    a: float
+    b: float
+    c: float
+    sse: float
+
+    def __call__(self, t: float | np.ndarray) -> float | np.ndarray:
+        return self.a - self.b * np.asarray(t, float) ** (-self.c)
+
+
+def fit_power_law(steps: Sequence[float], values: Sequence[float]) -> PowerLaw:
+    """Least-squares ``a - b t^-c`` with c on a fixed grid (0.05..2) and (a, b) closed-form.
+
+    Deterministic (no iterative optimiser); needs >= 3 points with distinct steps > 0. b is kept
+    >= 0 (a curve that goes down is fitted flat at its mean).
+    """
+    t = np.asarray(steps, float)
+    y = np.asarray(values, float)
+    ok = np.isfinite(y) & (t > 0)
+    t, y = t[ok], y[ok]
+    if len(np.unique(t)) < 3:
+        raise ValueError("a power-law fit needs >= 3 points at distinct steps > 0")
+    best: PowerLaw | None = None
+    for c in POWER_EXPONENTS:
+        x = t ** (-float(c))
+        xm, ym = x.mean(), y.mean()
+        sxx = float(((x - xm) ** 2).sum())
+        slope = float(((x - xm) * (y - ym)).sum() / sxx) if sxx > 0 else 0.0
+        b = max(0.0, -slope)
+        a = float(ym + b * xm)
+        sse = float(((a - b * x - y) ** 2).sum())
+        if best is None or sse < best.sse - 1e-12:
+            best = PowerLaw(a, b, float(c), sse)
+    assert best is not None
+    return best
+
+
+def extrapolate(curve: Sequence[Sequence[float]], target_step: float, *, skip: int = 0) -> float:
+    """PSNR predicted at ``target_step`` from a (step, dB) curve by a power-law fit (first
+    ``skip`` points left out: the warm-up transient)."""
+    pts = [(s, v) for s, v in list(curve)[skip:] if v is not None and math.isfinite(v)]
+    fit = fit_power_law([s for s, _ in pts], [v for _, v in pts])
+    return float(fit(target_step))
+
+
+# -- capacity prior blend, validated leave-one-out ---------------------------------------------
+
+
+def loo_blend(
+    features: Sequence[Sequence[float]], reference: Sequence[float], *, ridge: float = 1e-6
+) -> list[float]:
+    """Leave-one-out predictions of ``reference`` from a linear model on ``features`` (n x f;
+    features standardised on the training fold, intercept, tiny ridge). Prediction i never
+    sees item i: the tau of these predictions is an honest held-out figure."""
+    x = np.asarray(features, float)
+    y = np.asarray(reference, float)
+    n = len(y)
+    out = []
+    for i in range(n):
+        m = np.arange(n) != i
+        mu, sd = x[m].mean(0), x[m].std(0)
+        sd[sd == 0] = 1.0
+        z = (x[m] - mu) / sd
+        a = np.c_[np.ones(m.sum()), z]
+        reg = ridge * np.eye(a.shape[1])
+        reg[0, 0] = 0.0
+        w = np.linalg.solve(a.T @ a + reg, a.T @ y[m])
+        out.append(float(np.r_[1.0, (x[i] - mu) / sd] @ w))
+    return out
+
+
+# -- the reference table -----------------------------------------------------------------------
+
+
+def git_head(root: Path) -> str | None:
+    """``git rev-parse HEAD`` (+ ``-dirty``), None outside a repository."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, text=True, capture_output=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            text=True,
+            capture_output=True,
+            check=True,
+        ).stdout.strip()
+        return head + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def file_sha1(path: Path) -> str:
+    return hashlib.sha1(path.read_bytes()).hexdigest()
+
+
+@dataclass
+class ReferenceTable:
+    """The stored reference: protocol, code revision, and per-architecture milestones."""
+
+    data: dict[str, Any]
+
+    REQUIRED = ("schema", "protocol", "seed", "threads", "scale", "final_sets", "code", "archs")
+    ARCH_REQUIRED = (
+        "label",
+        "spec_key",
+        "spec",
+        "params",
+        "steps",
+        "psnr_y_db",
+        "milestones",
+        "curve",
+        "flattened",
+        "cpu_seconds",
+    )
+
+    @classmethod
+    def new(
+        cls,
+        *,
+        protocol: ProxyProtocol,
+        seed: int,
+        threads: int,
+        scale: int,
+        data: TrainData,
+        code: dict[str, Any],
+    ) -> ReferenceTable:
+        return cls(
+            {
+                "schema": REFERENCE_SCHEMA,
+                "protocol": protocol.to_dict() | {"steps": None, "seconds": None},
+                "budget": "extended milestone by milestone; each arch records its steps reached",
+                "flat_rule": "flattened: gain over the last milestone interval < "
+                f"{FLAT_DB_PER_1K} dB per 1000 steps, at >= {MIN_FLAT_STEPS} steps",
+                "seed": seed,
+                "threads": threads,
+                "scale": scale,
+                "data": data.describe(),
+                "final_sets": list(data.set_names(protocol.final_sets)),
+                "code": code,
+                "archs": [],
+            }
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> ReferenceTable:
+        """Read and check the schema; a bad file is a UserError."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise UserError(f"{path}: unreadable reference table: {exc}") from None
+        if not isinstance(data, dict) or data.get("schema") != REFERENCE_SCHEMA:
+            raise UserError(f"{path}: not a {REFERENCE_SCHEMA} file")
+        missing = [k for k in cls.REQUIRED if k not in data]
+        for a in data.get("archs", []):
+            missing += [f"archs[{a.get('label')}].{k}" for k in cls.ARCH_REQUIRED if k not in a]
+        if missing:
+            raise UserError(f"{path}: reference table lacks {', '.join(missing)}")
+        return cls(data)
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(_jsonable(self.data), indent=1) + "\n")
+        os.replace(tmp, path)
+
+    def arch(self, label: str) -> dict[str, Any] | None:
+        return next((a for a in self.data["archs"] if a["label"] == label), None)
+
+    def protocol(self, steps: int) -> ProxyProtocol:
+        d = dict(self.data["protocol"])
+        d["steps"] = steps
+        return ProxyProtocol.from_dict(d)
+
+    def common_steps(self) -> int:
+        """The milestone every architecture has reached (flattened ones count as reached)."""
+        live = [int(a["steps"]) for a in self.data["archs"] if not a["flattened"]]
+        return min(live) if live else max((int(a["steps"]) for a in self.data["archs"]), default=0)
+
+    def scores(
+        self, labels: Sequence[str] | None = None, *, steps: int | None = None
+    ) -> dict[str, float]:
+        """label -> reference Y-PSNR (dB) at milestone ``steps`` (default ``common_steps()``, so a
+        table caught mid-round stays comparable); a flattened arch gives its last score; archs
+        without a score there are left out."""
+        at = self.common_steps() if steps is None else steps
+        out = {}
+        for a in self.data["archs"]:
+            if labels is not None and a["label"] not in labels:
+                continue
+            hit = [m for m in a["milestones"] if int(m["steps"]) == at]
+            if not hit and a["flattened"] and a["milestones"] and a["steps"] <= at:
+                hit = a["milestones"][-1:]
+            if hit and hit[0]["psnr_y_db"] is not None:
+                out[a["label"]] = float(hit[0]["psnr_y_db"])
+        return out
+
+    def state(self) -> dict[str, Any]:
+        """Convergence summary: steps reached (min/max), how many flattened, last gains."""
+        archs = self.data["archs"]
+        steps = [a["steps"] for a in archs]
+        return {
+            "n_architectures": len(archs),
+            "steps_min": min(steps) if steps else 0,
+            "steps_max": max(steps) if steps else 0,
+            "n_flattened": sum(bool(a["flattened"]) for a in archs),
+            "steps_compared": self.common_steps(),
+            "last_gain_db_per_1k": {a["label"]: a.get("flat_db_per_1k") for a in archs},
+        }
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
+def reference_dir_key(spec: NetSpec, protocol: ProxyProtocol, seed: int, threads: int) -> str:
+    """Checkpoint folder name of one reference run: spec, protocol (budget excluded), seed,
+    threads."""
+    d = protocol.to_dict()
+    d.pop("steps"), d.pop("seconds")
+    blob = json.dumps(
+        {"spec": spec.key(), "protocol": d, "seed": seed, "threads": threads}, sort_keys=True
+    )
+    return hashlib.sha1(blob.encode()).hexdigest()[:20]
+
+
+def retarget_checkpoint(path: Path, protocol: ProxyProtocol) -> bool:
+    """Let a finished or partial run's checkpoint continue under ``protocol`` (a later budget of
+    the same step-pure schedule): its identity is rewritten and its final record dropped.
+    Returns False when there is no checkpoint. Relies on search.train's checkpoint layout."""
+    from search.train import _atomic_save, load_checkpoint
+
+    if not path.is_file():
+        return False
+    ckpt = load_checkpoint(path)
+    want = json.dumps(protocol.to_dict(), sort_keys=True)
+    if ckpt["identity"].get("protocol") == want and ckpt.get("final") is None:
+        return True
+    old = json.loads(ckpt["identity"]["protocol"])
+    new = protocol.to_dict()
+    if {k: v for k, v in old.items() if k != "steps"} != {
+        k: v for k, v in new.items() if k != "steps"
+    }:
+        raise UserError(f"{path}: checkpoint is from another protocol, not an earlier budget")
+    if int(ckpt["step"]) > int(protocol.steps or 0):
+        raise UserError(f"{path}: checkpoint is at step {ckpt['step']} > {protocol.steps}")
+    ckpt["identity"]["protocol"] = want
+    ckpt["final"] = None
+    _atomic_save(ckpt, path)
+    return True
+
+
+def extend_reference(
+    table: ReferenceTable,
+    table_path: Path,
+    archs: Sequence[tuple[str, NetSpec]],
+    *,
+    milestones: Sequence[int],
+    data: TrainData,
+    ckpt_root: Path,
+    progress: bool = False,
+    log: Callable[[str], None] = print,
+    deadline: float | None = None,
+) -> ReferenceTable:
+    """Bring every architecture to each milestone in turn (round robin, so the table stays
+    comparable when stopped), skipping flattened ones; the table is saved after every run.
+    ``deadline``: a time.time() after which no new run starts."""
+    from search.train import train
+
+    seed, threads = int(table.data["seed"]), int(table.data["threads"])
+    for milestone in milestones:
+        for label, spec in archs:
+            if deadline is not None and time.time() > deadline:
+                log("deadline reached; stopping (resumable)")
+                return table
+            entry = table.arch(label)
+            if entry is not None and entry["spec_key"] != spec.key():
+                raise UserError(
+                    f"reference table: {label!r} is {entry['spec_key']}, not "
+                    f"{spec.key()}; use another table"
+                )
+            if entry is not None and (entry["steps"] >= milestone or entry["flattened"]):
+                continue
+            protocol = table.protocol(milestone)
+            out_dir = ckpt_root / reference_dir_key(spec, protocol, seed, threads)
+            retarget_checkpoint(out_dir / "checkpoint.pt", protocol)
+            c0, t0 = time.process_time(), time.perf_counter()
+            res = train(
+                spec,
+                data=data,
+                protocol=protocol,
+                seed=seed,
+                threads=threads,
+                out_dir=out_dir,
+                resume=True,
+                progress=progress,
+            )
+            cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+            if entry is None:
+                entry = {
+                    "label": label,
+                    "spec_key": spec.key(),
+                    "spec": spec.to_dict(),
+                    "params": res.params,
+                    "steps": 0,
+                    "psnr_y_db": None,
+                    "milestones": [],
+                    "curve": [],
+                    "flattened": False,
+                    "flat_db_per_1k": None,
+                    "cpu_seconds": 0.0,
+                    "wall_seconds": 0.0,
+                    "status": None,
+                }
+                table.data["archs"].append(entry)
+            entry["status"] = res.status
+            entry["cpu_seconds"] += cpu
+            entry["wall_seconds"] += wall
+            entry["curve"] = [[int(s), v] for s, v in res.curve]
+            if res.status != "complete":
+                entry["message"] = res.message
+                entry["flattened"] = True  # nothing more to learn from it; shown by status
+                table.save(table_path)
+                log(f"{label}: {res.status} {res.message}")
+                continue
+            entry["steps"] = res.steps
+            entry["psnr_y_db"] = res.psnr_y_db
+            entry["sets"] = {k: v["psnr_y_db"] for k, v in res.sets.items()}
+            entry["milestones"].append(
+                {
+                    "steps": res.steps,
+                    "psnr_y_db": res.psnr_y_db,
+                    "sets": entry["sets"],
+                    "train_seconds": res.train_seconds,
+                    "seconds_per_step": res.seconds_per_step,
+                }
+            )
+            ms = entry["milestones"]
+            if len(ms) >= 2:
+                gain = (ms[-1]["psnr_y_db"] - ms[-2]["psnr_y_db"]) / (
+                    (ms[-1]["steps"] - ms[-2]["steps"]) / 1000.0
+                )
+                entry["flat_db_per_1k"] = gain
+                entry["flattened"] = bool(res.steps >= MIN_FLAT_STEPS and gain < FLAT_DB_PER_1K)
+            table.save(table_path)
+            log(
+                f"{label}: {res.steps} steps, {res.psnr_y_db:.3f} dB (Set5+Set14+B100), gain "
+                f"{entry['flat_db_per_1k']} dB/1k, {cpu:.0f} CPU-s this run, flat "
+                f"{entry['flattened']}"
+            )
+    return table
+
+
+def code_stamp(root: Path) -> dict[str, Any]:
+    """The code revision a reference was computed with: git HEAD and search/train.py's sha1."""
+    return {
+        "git_head": git_head(root),
+        "train_py_sha1": file_sha1(root / "search" / "train.py"),
+        "torch": torch.__version__,
+    }
+
+
+# -- the proxy strategies measured against the reference ---------------------------------------
+
+
+def strategy_protocols() -> dict[str, ProxyProtocol]:
+    """The trained proxy strategies issue 8 measures, by name (``quick`` as registered)."""
+    from search.proxies import get_protocol
+
+    q = get_protocol("quick")
+    return {
+        "quick": q,
+        "resid-const-300": replace(
+            q,
+            name="resid-const-300",
+            schedule="constant",
+            eval_every=50,
+            eval_crop=None,
+            description="quick with a constant lr 2e-3 after the 20-step warm-up (no decay); "
+            "full Set5 every 50 steps",
+        ),
+        "onecycle-300": replace(
+            q,
+            name="onecycle-300",
+            residual=None,
+            lr=3e-3,
+            warmup_steps=90,
+            min_lr_ratio=0.0,
+            eval_every=50,
+            eval_crop=None,
+            description="own output (no residual), one-cycle: linear warm-up to 3e-3 over 30 % "
+            "of 300 steps, cosine to 0; full Set5 every 50 steps",
+        ),
+        "own-const-300": replace(
+            REFERENCE_PROTOCOL,
+            name="own-const-300",
+            steps=300,
+            eval_every=50,
+            final_sets=("Set5",),
+            description="the reference recipe (own output, warm-up 100 + constant lr 2e-3, EMA "
+            "0.995) for 300 steps with another seed; full Set5",
+        ),
+        "resid-b32p48-150": replace(
+            q,
+            name="resid-b32p48-150",
+            batch=32,
+            lr_patch=48,
+            steps=150,
+            warmup_steps=10,
+            schedule="constant",
+            eval_every=25,
+            eval_crop=None,
+            description="bicubic residual, batch 32, LR patch 48 (4.5x the pixels per step), "
+            "150 steps, constant lr 2e-3; full Set5 every 25 steps",
+        ),
+    }
