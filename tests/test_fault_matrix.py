@@ -18,30 +18,11 @@ import optuna
 import pytest
 
 from reports.storage import open_storage
+from tests.tiny_setup import TINY_DEVICE_YAML, TINY_SPACE_YAML
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
-DEVICE = """\
-name: tiny-roofline
-description: a test device whose latency is a roofline estimate (nothing is timed)
-input_hw: [32, 32]
-threads: 1
-budgets: {params: null, macs: null, latency_ms: null, memory_mib: null}
-latency: {method: roofline, peak_gflops: 10.0, bandwidth_gbps: 5.0}
-sources: []
-"""
-SPACE = """\
-name: tiny
-family: rfdb
-scale: 2
-channels: [4, 8]
-num_blocks: {low: 1, high: 2}
-share_blocks: true
-blocks:
-  conv: [standard, dcb]
-  kernels: {dcb: [[3], [5]]}
-  attention: [none]
-"""
+DEVICE, SPACE = TINY_DEVICE_YAML, TINY_SPACE_YAML
 
 
 def cli(*args: str, timeout: float = 300, **kw) -> subprocess.CompletedProcess:
@@ -89,9 +70,10 @@ def setup(tmp_path: Path) -> dict[str, str]:
             "dir": str(tmp_path)}
 
 
-def search_args(s: dict[str, str], storage: str, trials: int, *extra: str) -> list[str]:
+def search_args(s: dict[str, str], storage: str, trials: int, *extra: str,
+                steps: int = 3) -> list[str]:
     return ["search", "--space", s["space"], "--device", s["dev"], "--proxy", "demo",
-            "--steps-per-trial", "3", "--trials", str(trials), "--storage", storage,
+            "--steps-per-trial", str(steps), "--trials", str(trials), "--storage", storage,
             "--study", "fm", "--quiet", "--no-prune", *extra]
 
 
@@ -106,13 +88,16 @@ def counted(trials) -> list:
 
 def test_sigkill_then_rerun_resumes_without_losing_trials(setup) -> None:
     storage = f"journal:///{setup['dir']}/study.log"
-    args = [sys.executable, "-m", "search.cli", *search_args(setup, storage, 4)]
+    # trials long enough (seconds) that a poll sees one finished and one running
+    args = [sys.executable, "-m", "search.cli", *search_args(setup, storage, 4, steps=300)]
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 240
     done_before: dict[int, tuple] = {}
     try:
         while time.time() < deadline:
-            time.sleep(1.0)
+            time.sleep(0.2)
+            if proc.poll() is not None:
+                pytest.fail("the search ended before it could be killed mid-trial")
             if Path(setup["dir"], "study.log").exists():
                 ts = trials_of(storage)
                 finished = [t for t in ts if t.user_attrs.get("status") == "complete"]
@@ -128,7 +113,7 @@ def test_sigkill_then_rerun_resumes_without_losing_trials(setup) -> None:
     for t in trials_of(storage):
         if t.user_attrs.get("status") == "complete":
             done_before[t.number] = (t.user_attrs["key"], tuple(t.values))
-    rerun = cli(*search_args(setup, storage, 4))
+    rerun = cli(*search_args(setup, storage, 4, steps=300))
     assert rerun.returncode == 0, rerun.stderr
     after = trials_of(storage)
     by_number = {t.number: t for t in after}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,28 +10,10 @@ import torch
 from PIL import Image
 
 from search.cli import main
+from tests.tiny_setup import TINY_DEVICE_YAML, TINY_SPACE_YAML
 
 pytestmark = pytest.mark.slow
-DEVICE = """\
-name: tiny-roofline
-description: a test device whose latency is a roofline estimate (nothing is timed)
-input_hw: [32, 32]
-threads: 1
-budgets: {params: null, macs: null, latency_ms: null, memory_mib: null}
-latency: {method: roofline, peak_gflops: 10.0, bandwidth_gbps: 5.0}
-sources: []
-"""
-SPACE = """\
-name: tiny
-family: rfdb
-scale: 2
-channels: [4, 8]
-num_blocks: {low: 1, high: 2}
-share_blocks: true
-blocks:
-  conv: [standard, dcb]
-  attention: [none]
-"""
+DEVICE, SPACE = TINY_DEVICE_YAML, TINY_SPACE_YAML
 
 
 @pytest.fixture(scope="module")
