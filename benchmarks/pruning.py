@@ -127,7 +127,8 @@ def main() -> None:
                      "hv_ratio": on["hypervolume"] / off["hypervolume"] if off["hypervolume"]
                      else float("nan"), "wall_off_s": off["wall_s"], "wall_on_s": on["wall_s"],
                      "pruned": on["pruned"]})
-    out = {"settings": {k: str(v) for k, v in vars(args).items()}, "reference_point": {"psnr_y_db": ref[0], "macs": ref[1]},
+    out = {"settings": {k: str(v) for k, v in vars(args).items()},
+           "reference_point": {"psnr_y_db": ref[0], "macs": ref[1]},
            "runs": runs, "summary": rows,
            "goal": "hypervolume within 2% (ratio >= 0.98) at >= 40% less compute"}
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -51,7 +51,7 @@ class ESA(nn.Module):
 
 
 class EFSA(nn.Module):
-    """Efficient fast spatial attention of LRFDN (from MAFFSRN), f = channels // 4, hsigmoid gate."""
+    """Efficient fast spatial attention of LRFDN (from MAFFSRN); f = channels // 4, hsigmoid."""
 
     def __init__(self, channels: int, *, reduction: int | None = None) -> None:
         super().__init__()
@@ -94,7 +94,7 @@ class _SqueezeExcite(nn.Module):
 
 
 class CCA(_SqueezeExcite):
-    """Contrast-aware channel attention (IMDN): y = std_hw(x) + mean_hw(x), C -> C/r -> C, sigmoid."""
+    """Contrast-aware channel attention (IMDN): std_hw(x) + mean_hw(x), C -> C/r -> C, sigmoid."""
 
     def __init__(self, channels: int, *, reduction: int | None = 16) -> None:
         super().__init__(channels, 16 if reduction is None else reduction)

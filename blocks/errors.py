@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class UserError(ValueError):
-    """A mistake in the user's input (spec, file, option); its message is one line and says what is valid."""
+    """A mistake in the user's input (spec, file, option); one line that says what is valid."""
 
 
 class UnknownNameError(UserError, KeyError):

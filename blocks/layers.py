@@ -40,7 +40,7 @@ class StandardConv(nn.Sequential):
 
 
 class DCB(nn.Sequential):
-    """Depthwise-separable conv block: depthwise k x k (groups = in_channels), then pointwise 1x1."""
+    """Depthwise-separable conv block: depthwise k x k (groups = in_channels), pointwise 1x1."""
 
     def __init__(
         self, in_channels: int, out_channels: int, *, kernels: tuple[int, ...] = (3,), merge=None
@@ -104,4 +104,6 @@ class PixelShuffleUpsampler(nn.Sequential):
     """The one-conv sub-pixel upsampler: Conv3x3(in -> out*s^2) then PixelShuffle(s)."""
 
     def __init__(self, in_channels: int, out_channels: int = 3, *, scale: int) -> None:
-        super().__init__(conv2d(in_channels, out_channels * scale * scale, 3), nn.PixelShuffle(scale))
+        super().__init__(
+            conv2d(in_channels, out_channels * scale * scale, 3), nn.PixelShuffle(scale)
+        )

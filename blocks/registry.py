@@ -1,4 +1,4 @@
-"""A small name -> object registry that refuses duplicates and names the known entries when asked."""
+"""A name -> object registry that refuses duplicates and names the known entries when asked."""
 
 from __future__ import annotations
 

@@ -192,7 +192,8 @@ def _validate_block(b: BlockSpec) -> None:
         if multi and len(ks) < 2:
             raise UserError(f"mkdcb needs at least two kernel sizes; got {tuple(ks)!r}")
         if not multi and len(ks) != 1:
-            raise UserError(f"conv {b.conv or 'standard'!r} takes one kernel size; got {tuple(ks)!r}"
+            conv = b.conv or "standard"
+            raise UserError(f"conv {conv!r} takes one kernel size; got {tuple(ks)!r}"
                             " (several sizes need conv 'mkdcb')")
     if b.conv == "mkdcb":
         if b.merge not in MERGES:

@@ -1,4 +1,4 @@
-"""The `distillnas` command: one argparse parser whose subcommands are registered by each package."""
+"""The `distillnas` command: one argparse parser; each package registers its subcommands."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import warnings
 from collections.abc import Sequence
 
 # Each module defines `register(subparsers)`, adding parsers with `set_defaults(func=...)`;
-# `func(args) -> int`. Modules are imported lazily so a missing optional extra only breaks its command.
+# `func(args) -> int`. Modules are imported lazily: a missing optional extra breaks only its
+# command.
 COMMAND_MODULES = (
     "blocks.cli",
     "profiles.cli",

@@ -204,7 +204,7 @@ class SearchSpace:
         per_width = {ch: sum(1 for _ in self.block_choices(ch)) for ch in self.channels}
         lo, hi = self.num_blocks
         total = 0
-        for ch, nb in per_width.items():
+        for nb in per_width.values():
             for n in range(lo, hi + 1):
                 total += nb if self.share_blocks else nb**n
         return total * len(self.scale) * len(self.fuse_activation)
@@ -345,7 +345,8 @@ def parse_space(data: Any, *, source: str = "", where: str = "space") -> SearchS
     bwhere = f"{where}: blocks"
     unknown = sorted(set(braw) - BLOCK_KEYS)
     if unknown:
-        raise UserError(f"{bwhere}: unknown key(s) {unknown}; valid: {', '.join(sorted(BLOCK_KEYS))}")
+        raise UserError(f"{bwhere}: unknown key(s) {unknown}; valid: "
+                        f"{', '.join(sorted(BLOCK_KEYS))}")
     knobs = FAMILY_KNOBS[family]
     not_for_family = sorted(set(braw) - knobs)
     if not_for_family:

@@ -153,7 +153,7 @@ def is_stale(trial: FrozenTrial, grace_s: float, now: float | None = None) -> bo
 
 
 def recover_stale_trials(study: optuna.Study, grace_s: float = 600.0) -> list[int]:
-    """Mark stale RUNNING trials failed and enqueue their parameters again; returns their numbers."""
+    """Mark stale RUNNING trials failed and enqueue their parameters again; returns numbers."""
     recovered = []
     storage = study._storage  # noqa: SLF001 - Optuna has no public API to fail another's trial
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):

@@ -112,8 +112,8 @@ def _slug(text: str) -> str:
 def run_train(args: argparse.Namespace) -> int:
     """Resolve model, protocol and data, train, write the outputs; 0 when complete."""
     from blocks.zoo import ZOO, resolve_spec
-    from search.proxies import TrainData, get_protocol
     from search.paths import ensure_output_dir
+    from search.proxies import TrainData, get_protocol
     from search.train import save_outputs, train
 
     spec = resolve_spec(args.model, args.scale)

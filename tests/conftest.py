@@ -1,4 +1,4 @@
-"""Shared fixtures: the standard SR data in ../shared/data is read in place and skipped where absent."""
+"""Shared fixtures: the SR data in ../shared/data is read in place and skipped where absent."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ SHARED_DATA = Path(os.environ.get("DISTILLNAS_SHARED_DATA", REPO_ROOT.parent / "
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """The folder with Set5/Set14/B100/T91/BSD200; skips the test where it is absent (a fresh clone)."""
+    """The folder with Set5/Set14/B100/T91/BSD200; skips where it is absent (a fresh clone)."""
     if not (SHARED_DATA / "Set5" / "HR").is_dir():
         pytest.skip(f"standard SR data not found at {SHARED_DATA} (set DISTILLNAS_SHARED_DATA)")
     return SHARED_DATA

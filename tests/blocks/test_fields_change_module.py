@@ -1,4 +1,4 @@
-"""Every spec field changes the module (the original RFDN code ignored its own upscale/num_modules)."""
+"""Every spec field changes the module (the original RFDN ignored its upscale/num_modules)."""
 
 from __future__ import annotations
 

@@ -70,7 +70,7 @@ def make_run(
     tmp_path,
     *,
     trials,
-    budgets=Budgets(),
+    budgets=None,
     sampler="random",
     pruner=None,
     seed=0,
@@ -89,7 +89,7 @@ def make_run(
     return SearchRun(
         study_obj,
         space,
-        budgets,
+        budgets or Budgets(),
         evaluator or StandInEvaluator(),
         objectives,
         trials=trials,

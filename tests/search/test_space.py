@@ -1,4 +1,4 @@
-"""Search spaces: shipped spaces load, validation is strict and one-line, sampling is conditional."""
+"""Search spaces: shipped spaces load, validation is strict and one-line, sampling conditional."""
 
 from __future__ import annotations
 
