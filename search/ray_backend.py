@@ -49,7 +49,13 @@ from blocks.errors import UserError
 from blocks.specs import NetSpec
 from search.budgets import Budgets
 from search.pruner import ParetoSuccessiveHalving
-from search.runner import MAX_IDLE_PROPOSALS, Progress, SearchRun, TrainOutcome
+from search.runner import (
+    MAX_IDLE_PROPOSALS,
+    Progress,
+    SearchRun,
+    TrainOutcome,
+    costs_profiled,
+)
 from search.space import SearchSpace
 from search.study import counted_trials, recover_stale_trials, worker_id
 
@@ -496,35 +502,14 @@ class RaySearch:
         spec = self._specs.pop(trial.number)
         trial.set_user_attr("worker", worker_id())
         trial.set_user_attr("heartbeat", time.time())
-        key = spec.key()
-        attrs: dict[str, Any] = {
-            "key": key,
-            "spec": json.dumps(spec.to_dict()),
-            "scale": spec.scale,
-            "proxy": self.evaluator.proxy_name,
-        }
-        for k, v in attrs.items():
-            trial.set_user_attr(k, v)
-        earlier = self.records._earlier_with_key(key, trial.number)  # noqa: SLF001
-        if earlier is not None:
-            self.records._tell_duplicate(trial, earlier)  # noqa: SLF001
-            self.overhead_s += time.perf_counter() - t0
+        outcome, attrs, costs = self.records.screen(trial, spec)
+        self.profile_s = self.records.profile_s
+        if outcome is not None:
+            self.overhead_s += time.perf_counter() - t0 - costs_profiled(costs)
             return None
-        costs = self.evaluator.costs(spec, self.budgets)
-        profiled = float(costs.get("profile_seconds") or 0.0)
-        self.profile_s += profiled
-        violations = self.budgets.violations(costs)
-        for name, value in self.budgets.constraint_values(costs).items():
-            trial.set_constraint(name, value)
-        for k, v in costs.items():
-            trial.set_user_attr(k, v)
-        trial.set_user_attr("violations", violations)
-        if violations:
-            trial.set_user_attr("status", "infeasible")
-            trial.set_user_attr("psnr_y_db", None)
-            self.study.tell(trial, self.records._values(None, costs))  # noqa: SLF001
-            self.overhead_s += time.perf_counter() - t0 - profiled
-            return None
+        assert costs is not None
+        profiled = costs_profiled(costs)
+        violations: dict[str, float] = {}
         self._costs[trial.number] = costs
         self._admitted_at[trial.number] = time.perf_counter()
         record = {
@@ -540,7 +525,7 @@ class RaySearch:
         self.overhead_s += time.perf_counter() - t0 - profiled
         return {
             "number": trial.number,
-            "key": key,
+            "key": attrs["key"],
             "spec": attrs["spec"],
             "seed": self.seed * 100_003 + trial.number,
             "total_steps": int(self.evaluator.total_steps or 0),

@@ -43,6 +43,11 @@ OBJECTIVES = {
 MAX_IDLE_PROPOSALS = 200
 
 
+def costs_profiled(costs: Mapping[str, Any] | None) -> float:
+    """Seconds the costing of a candidate took (counting, latency, memory)."""
+    return float((costs or {}).get("profile_seconds") or 0.0)
+
+
 def key_seed(key: str, seed: int) -> int:
     """The training seed of a net in a search: a function of its key and the search seed."""
     digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
@@ -199,29 +204,13 @@ class SearchRun:
         if self._total_reached_before(trial.number):
             return self._tell_surplus(trial)
         spec = self.space.suggest(trial)
-        key = spec.key()
-        attrs: dict[str, Any] = {"key": key, "spec": json.dumps(spec.to_dict()),
-                                 "scale": spec.scale, "proxy": self.evaluator.proxy_name}
-        for k, v in attrs.items():
-            trial.set_user_attr(k, v)
-        earlier = self._earlier_with_key(key, trial.number)
-        if earlier is not None:
-            return self._tell_duplicate(trial, earlier)
-        costs = self.evaluator.costs(spec, self.budgets)
-        profiled = float(costs.get("profile_seconds") or 0.0)
-        self.profile_s += profiled
-        violations = self.budgets.violations(costs)
-        for name, value in self.budgets.constraint_values(costs).items():
-            trial.set_constraint(name, value)
-        for k, v in costs.items():
-            trial.set_user_attr(k, v)
-        trial.set_user_attr("violations", violations)
-        if violations:
-            trial.set_user_attr("status", "infeasible")
-            trial.set_user_attr("psnr_y_db", None)
-            self.study.tell(trial, self._values(None, costs))
-            self.overhead_s += time.perf_counter() - t0 - profiled
-            return "infeasible"
+        outcome, _, costs = self.screen(trial, spec)
+        if outcome is not None:
+            if outcome == "infeasible":
+                self.overhead_s += time.perf_counter() - t0 - costs_profiled(costs)
+            return outcome
+        assert costs is not None
+        profiled = costs_profiled(costs)
         cost_vector = [float(costs[f]) for f in self.fields[1:] if costs.get(f) is not None]
         curve: list[list[float]] = []
         pruned_at: list[int] = []
@@ -240,7 +229,7 @@ class SearchRun:
             return False
 
         t_train = time.perf_counter()
-        seed = key_seed(key, self.seed)  # per net, so a retried trial resumes its checkpoint
+        seed = key_seed(spec.key(), self.seed)  # per net, so a retried trial resumes its checkpoint
         outcome = self.evaluator.train(spec, seed=seed, report=report)
         t1 = time.perf_counter()
         trial.set_user_attr("train_seconds", outcome.train_seconds)
@@ -284,6 +273,35 @@ class SearchRun:
         trial.set_user_attr("failure", "not needed: other workers reached the study's total")
         self.study.tell(trial, state=TrialState.FAIL)
         return "surplus"
+
+    def screen(self, trial: optuna.Trial, spec: NetSpec
+               ) -> tuple[str | None, dict[str, Any], dict[str, Any] | None]:
+        """Record a proposal before any training: its identity, then (unless its key was
+        already evaluated) its costs and constraints. Returns (outcome, attrs, costs): outcome
+        ``duplicate`` or ``infeasible`` when the trial was told here, None when it is to be
+        trained; costs is None for a duplicate. Both backends (Optuna, Ray) call this."""
+        key = spec.key()
+        attrs: dict[str, Any] = {"key": key, "spec": json.dumps(spec.to_dict()),
+                                 "scale": spec.scale, "proxy": self.evaluator.proxy_name}
+        for k, v in attrs.items():
+            trial.set_user_attr(k, v)
+        earlier = self._earlier_with_key(key, trial.number)
+        if earlier is not None:
+            return self._tell_duplicate(trial, earlier), attrs, None
+        costs = self.evaluator.costs(spec, self.budgets)
+        self.profile_s += costs_profiled(costs)
+        violations = self.budgets.violations(costs)
+        for name, value in self.budgets.constraint_values(costs).items():
+            trial.set_constraint(name, value)
+        for k, v in costs.items():
+            trial.set_user_attr(k, v)
+        trial.set_user_attr("violations", violations)
+        if violations:
+            trial.set_user_attr("status", "infeasible")
+            trial.set_user_attr("psnr_y_db", None)
+            self.study.tell(trial, self._values(None, costs))
+            return "infeasible", attrs, costs
+        return None, attrs, costs
 
     def _values(self, psnr_db: float | None, costs: Mapping[str, Any]) -> list[float]:
         out = []
