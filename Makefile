@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: setup demo test test-fast bench lint clean
+.PHONY: setup demo test test-fast bench bench-docs lint clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -40,6 +40,21 @@ test: $(TEST_STAMP)
 
 test-fast: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q -ra -m "not slow"
+
+# Every benchmark, then docs/BENCHMARKS.md (hours on 2 cores; each script resumes where it
+# stopped, so an interrupted `make bench` continues). `make bench-docs` only re-renders the doc.
+bench: $(TEST_STAMP)
+	$(BIN)/python benchmarks/search_quality.py all
+	$(BIN)/python benchmarks/proxy_fidelity.py --archs 8 --budget-mult 8 --threads 1
+	$(BIN)/python benchmarks/proxy_fidelity.py reference
+	$(BIN)/python benchmarks/proxy_fidelity.py issue8
+	$(BIN)/python benchmarks/latency_table.py
+	$(BIN)/python benchmarks/profile_counters.py
+	$(BIN)/python benchmarks/search_overheads.py
+	$(BIN)/python benchmarks/make_docs.py
+
+bench-docs: $(STAMP)
+	$(BIN)/python benchmarks/make_docs.py
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -150,8 +150,12 @@ def test_resume_with_other_settings_is_refused(tmp_path) -> None:
 
 
 def test_pareto_pruner_stops_dominated_candidates_and_records_savings(tmp_path) -> None:
-    pruner = ParetoSuccessiveHalving.for_steps(90, 10, eta=3, min_peers=2)
+    pruner = ParetoSuccessiveHalving.for_steps(90, 10, eta=3, min_peers=2, rung_ratio=3)
     assert pruner.rungs == (10, 30)
+    # default spacing halves: an 80-step proxy checkpointed every 20 steps gets two rungs
+    assert ParetoSuccessiveHalving.for_steps(80, 20).rungs == (20, 40)
+    with pytest.raises(ValueError, match="rung_ratio"):
+        ParetoSuccessiveHalving.for_steps(80, 20, rung_ratio=1)
     run = make_run(tmp_path, trials=10, pruner=pruner)
     run.run()
     pruned = [t for t in run.study.get_trials() if status_of(t) == "pruned"]

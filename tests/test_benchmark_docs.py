@@ -1,0 +1,63 @@
+"""docs/BENCHMARKS.md is rendered from result files only: a missing result says "not run" with
+its command, and each goal is judged from the numbers (benchmarks/make_docs.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture()
+def make_docs(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location("make_docs", REPO / "benchmarks" / "make_docs.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    monkeypatch.setattr(mod, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(mod, "DOC", tmp_path / "docs" / "BENCHMARKS.md")
+    monkeypatch.setattr(mod, "README", tmp_path / "README.md")
+    (tmp_path / "results").mkdir()
+    return mod
+
+
+def test_missing_results_are_reported_as_not_run(make_docs) -> None:
+    make_docs.main()
+    doc = make_docs.DOC.read_text()
+    # search quality, two proxy fidelities, latency table, overheads, counters
+    assert doc.count("Not run yet:") == 6
+    assert "benchmarks/search_quality.py all --space rfdb" in doc
+    assert "**met**" not in doc and "**missed**" not in doc
+
+
+def test_goals_are_judged_from_the_numbers(make_docs) -> None:
+    summary = {"nets": 36, "share_within_10pct": 0.9, "spearman_predicted": 0.99,
+               "spearman_macs": 0.8}
+    (make_docs.RESULTS / "latency_table.json").write_text(json.dumps(
+        {"summary": {"same_session": dict(summary, share_within_10pct=1.0),
+                     "later_session": summary}}))
+    (make_docs.RESULTS / "search_overheads.json").write_text(json.dumps(
+        {"rejection": {"rejection_ms_median": 20.0, "rejection_ms_max": 40.0,
+                       "infeasible_trials": 9},
+         "search": {"overhead_share": 0.05, "trials": 3, "proxy": "demo"}}))
+    make_docs.main()
+    assert "| search overhead per trial / trial time | 5.00%" in make_docs.DOC.read_text()
+    rows = {line.split(" | ")[0]: line for line in make_docs.DOC.read_text().splitlines()
+            if line.startswith("| 4c") or line.startswith("| 5")}
+    assert "**missed**" in rows["| 4c. latency table"]  # 90% < 95% in the later session
+    assert "**met**" in rows["| 5b. rejection time"]  # 40 ms max < 50 ms
+
+
+def test_readme_headline_between_markers_is_replaced(make_docs) -> None:
+    make_docs.README.write_text(f"intro\n{make_docs.START}\nold table\n{make_docs.END}\nrest\n")
+    (make_docs.RESULTS / "search_overheads.json").write_text(json.dumps(
+        {"rejection": {"rejection_ms_median": 20.0, "rejection_ms_max": 60.0,
+                       "infeasible_trials": 9},
+         "search": {"overhead_share": 0.01, "trials": 3, "proxy": "demo"}}))
+    make_docs.main()
+    text = make_docs.README.read_text()
+    assert text.startswith("intro\n") and text.endswith("rest\n") and "old table" not in text
+    assert "| 5b. rejection time | 20.0 ms median, 60.0 max | < 50 ms | **missed** |" in text
