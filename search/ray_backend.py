@@ -579,7 +579,7 @@ class RaySearch:
         elif status == "complete" and psnr is not None:
             trial.set_user_attr("curve", result.get("curve", []))
             trial.set_user_attr("status", "complete")
-            self.study.tell(trial, self.records._values(psnr, costs))  # noqa: SLF001
+            self.study.tell(trial, self.records.objective_values(psnr, costs))
             self.completed += 1
         else:
             message = str(result.get("failure") or status or "failed")
@@ -599,7 +599,7 @@ class RaySearch:
             self._bar.update(self.study, self.fields)
 
     def peers_at(self, step: int, number: int) -> list[tuple[float, list[float]]]:
-        return self.records._peers_at(step, number)  # noqa: SLF001
+        return self.records.peers_at(step, number)
 
     def describe(self) -> str:
         """One line on Ray's cost in this run (start-up, wall per trained trial)."""

@@ -222,7 +222,7 @@ class SearchRun:
             if self.pruner is None or not math.isfinite(psnr_db):
                 return False
             decision = self.pruner.decide(step, psnr_db, cost_vector,
-                                          self._peers_at(step, trial.number))
+                                          self.peers_at(step, trial.number))
             if decision is not None and decision.prune:
                 pruned_at.append(step)
                 return True
@@ -246,7 +246,7 @@ class SearchRun:
         elif outcome.status == "complete" and outcome.psnr_y_db is not None:
             trial.set_user_attr("curve", [list(p) for p in outcome.curve])
             trial.set_user_attr("status", "complete")
-            self.study.tell(trial, self._values(outcome.psnr_y_db, costs))
+            self.study.tell(trial, self.objective_values(outcome.psnr_y_db, costs))
             status = "complete"
         else:
             trial.set_user_attr("status", "failed")
@@ -299,11 +299,12 @@ class SearchRun:
         if violations:
             trial.set_user_attr("status", "infeasible")
             trial.set_user_attr("psnr_y_db", None)
-            self.study.tell(trial, self._values(None, costs))
+            self.study.tell(trial, self.objective_values(None, costs))
             return "infeasible", attrs, costs
         return None, attrs, costs
 
-    def _values(self, psnr_db: float | None, costs: Mapping[str, Any]) -> list[float]:
+    def objective_values(self, psnr_db: float | None, costs: Mapping[str, Any]) -> list[float]:
+        """The values told to Optuna, in objective order (an unknown cost is the worst value)."""
         out = []
         for f, direction in self.objectives:
             if f == "psnr_y_db":
@@ -338,7 +339,8 @@ class SearchRun:
             self.study.tell(trial, state=TrialState.PRUNED)
         return "duplicate"
 
-    def _peers_at(self, step: int, number: int) -> list[tuple[float, list[float]]]:
+    def peers_at(self, step: int, number: int) -> list[tuple[float, list[float]]]:
+        """(PSNR, costs) at ``step`` of every other trial that reached it (the pruner's peers)."""
         peers = []
         for t in self.study.get_trials(deepcopy=False):
             if t.number == number:
