@@ -52,6 +52,7 @@ from profiles.devices import load_device  # noqa: E402
 from profiles.latency import measure_latency  # noqa: E402
 from reports.hypervolume import hypervolume  # noqa: E402
 from search.budgets import Budgets  # noqa: E402
+from search.fidelity import kendall_tau  # noqa: E402
 from search.objective import DeviceEvaluator  # noqa: E402
 from search.proxies import TrainData, get_protocol  # noqa: E402
 from search.pruner import ParetoSuccessiveHalving  # noqa: E402
@@ -127,7 +128,8 @@ def record(study: optuna.Study, name: str, sampler: str, prune: bool, seed: int,
         "failed": sum(status_of(t) == "failed" for t in trials),
         "points": [{"key": t.user_attrs["key"], "spec": t.user_attrs["spec"],
                     "psnr_y_db": float(t.user_attrs["psnr_y_db"]),
-                    "macs": float(t.user_attrs["macs"]), "params": int(t.user_attrs["params"])}
+                    "macs": float(t.user_attrs["macs"]), "params": int(t.user_attrs["params"]),
+                    "intermediate": [list(x) for x in t.user_attrs.get("intermediate") or []]}
                    for t in done],
     }
 
@@ -349,6 +351,16 @@ def summarise(out: dict[str, Any], seeds: list[int], space: str) -> None:
                        "pruned": pr["pruned"], "trained": pr["trained"],
                        "wall_full_s": tpe["wall_s"], "wall_pruned_s": pr["wall_s"]})
     out["part1"], out["part3"] = p1, p3
+    # how well a checkpoint's score (what the pruner reads) ranks the final score, per full run
+    out["rung_rank_agreement"] = {}
+    for name, r in runs.items():
+        if r["pruner"] or not r["points"] or not r["points"][0].get("intermediate"):
+            continue
+        final = [p["psnr_y_db"] for p in r["points"]]
+        steps = sorted({s for p in r["points"] for s, _ in p["intermediate"]})
+        out["rung_rank_agreement"][name] = {
+            str(step): kendall_tau([dict(p["intermediate"]).get(step, np.nan)
+                                    for p in r["points"]], final) for step in steps}
     if out.get("zoo"):
         found = [p for s in seeds for p in (runs.get(run_name("tpe", False, s)) or {}).get(
             "points", [])]
@@ -427,6 +439,17 @@ def render(out: dict[str, Any]) -> str:
                       f"{r.get('hv_log_ratio_macs', float('nan')):.3f} | "
                       f"{r['pruned']} / {r['trained']} | {r['wall_full_s']:.0f} / "
                       f"{r['wall_pruned_s']:.0f} |")
+        agree = out.get("rung_rank_agreement") or {}
+        if agree:
+            steps = sorted({int(k) for v in agree.values() for k in v})
+            md += ["", "Why: Kendall tau between each checkpoint's score (what the pruner reads: "
+                   "the proxy's intermediate evaluation) and the final score, over the complete "
+                   "trials of each unpruned search:", "",
+                   "| run | " + " | ".join(f"step {k}" for k in steps) + " |",
+                   "|---|" + "---|" * len(steps)]
+            for name, v in agree.items():
+                md.append(f"| {name} | " + " | ".join(f"{v.get(str(k), float('nan')):.2f}"
+                                                    for k in steps) + " |")
         md += ["", "Compute = training steps run. Goal: >= 40% less compute at a hypervolume "
                "within 2% (ratio >= 0.98).",
                f"Wall time of part 3 (the pruned runs): {wall.get('part3', float('nan')):.0f} s.",
