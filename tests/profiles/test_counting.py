@@ -287,3 +287,13 @@ def test_peak_memory_of_a_spec() -> None:
     mib = peak_memory_mib(spec, (16, 16))
     out_mib = 3 * 32 * 32 * 4 / 2**20
     assert out_mib < mib < 1.0
+
+
+@pytest.mark.parametrize("name", ["e_rfdn", "lrfdn", "imdn"])
+def test_skipping_the_op_tally_changes_no_count(name: str) -> None:
+    spec = zoo_spec(name, 2)
+    full = count_model(spec, (40, 56))
+    fast = count_model(spec, (40, 56), tally_ops=False)
+    assert full.uncounted_ops and fast.uncounted_ops == ()
+    for field in ("params", "macs", "flops", "ntire_flops", "activations", "convs", "bias_adds"):
+        assert getattr(fast, field) == getattr(full, field), field
