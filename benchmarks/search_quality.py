@@ -78,20 +78,32 @@ def space_at(name: str, scale: int) -> SearchSpace:
     return replace(space, scale=(scale,))
 
 
-def run_name(sampler: str, prune: bool, seed: int) -> str:
-    return f"{sampler}-{'prune' if prune else 'full'}-{seed}"
+#: part 3's pruned variants: the proxy's own checkpoint scoring (the `demo` proxy scores a 64-px
+#: centre crop of each validation image), and the same pruner reading full-image scores
+PRUNE_MODES = {"prune": "checkpoints scored as the proxy does (64-px centre crops)",
+               "prunefull": "checkpoints scored on the full validation images"}
 
 
-def run_search(args: argparse.Namespace, sampler: str, prune: bool, seed: int,
+def run_name(sampler: str, mode: str, seed: int) -> str:
+    """``mode``: ``full`` (no pruner) or one of PRUNE_MODES."""
+    return f"{sampler}-{mode}-{seed}"
+
+
+def run_search(args: argparse.Namespace, sampler: str, mode: str, seed: int,
                data: TrainData) -> dict[str, Any]:
     """Run (or resume) one search to --trials trained candidates; its record."""
-    name = run_name(sampler, prune, seed)
-    ev = DeviceEvaluator(load_device(DEVICE), get_protocol(args.proxy), data, CACHE / name,
+    name = run_name(sampler, mode, seed)
+    prune = mode != "full"
+    protocol = get_protocol(args.proxy)
+    settings = {"space": args.space, "scale": args.scale, "proxy": args.proxy,
+                "sampler": sampler, "prune": prune}
+    if mode == "prunefull":  # training and final score unchanged; only what the pruner reads
+        protocol = replace(protocol, eval_crop=None)
+        settings["checkpoint_eval"] = "full images"
+    ev = DeviceEvaluator(load_device(DEVICE), protocol, data, CACHE / name,
                          threads=args.threads, measure_memory=False)
     study = open_study(f"journal:///{CACHE}/{name}.log", "sq",
-                       directions=["maximize", "minimize"],
-                       settings={"space": args.space, "scale": args.scale,
-                                 "proxy": args.proxy, "sampler": sampler, "prune": prune},
+                       directions=["maximize", "minimize"], settings=settings,
                        sampler=make_sampler(sampler, seed))
     pruner = (ParetoSuccessiveHalving.for_steps(ev.total_steps, ev.checkpoint_every)
               if prune else None)
@@ -103,11 +115,11 @@ def run_search(args: argparse.Namespace, sampler: str, prune: bool, seed: int,
         walls = _load_json(CACHE / "walls.json")
         walls[name] = walls.get(name, 0.0) + time.perf_counter() - t0
         _save_json(CACHE / "walls.json", walls)
-    return record(study, name, sampler, prune, seed, _load_json(CACHE / "walls.json")[name],
+    return record(study, name, sampler, mode, seed, _load_json(CACHE / "walls.json")[name],
                   list(pruner.rungs) if pruner else [])
 
 
-def record(study: optuna.Study, name: str, sampler: str, prune: bool, seed: int, wall_s: float,
+def record(study: optuna.Study, name: str, sampler: str, mode: str, seed: int, wall_s: float,
            rungs: list[int]) -> dict[str, Any]:
     trials = study.get_trials()
     done = [t for t in trials if status_of(t) == "complete"]
@@ -117,7 +129,8 @@ def record(study: optuna.Study, name: str, sampler: str, prune: bool, seed: int,
 
     work = total("train_seconds") + total("eval_seconds") + total("profile_seconds")
     return {
-        "name": name, "sampler": sampler, "pruner": prune, "seed": seed, "wall_s": wall_s,
+        "name": name, "sampler": sampler, "pruner": mode != "full", "mode": mode, "seed": seed,
+        "wall_s": wall_s,
         "train_eval_s": total("train_seconds") + total("eval_seconds"),
         "profile_s": total("profile_seconds"),
         # the search's own time (sampler, storage, bookkeeping) over the run's wall time
@@ -292,15 +305,15 @@ def main() -> None:
                        f"{LATENCY_WARMUP} warm-up runs"}
     lat_cache = {k: float(v) for k, v in _load_json(CACHE / "latency.json").items()}
     # part 1's TPE runs are the found models of part 2 and the unpruned runs of part 3
-    needed = {"part1": [("tpe", False), ("random", False)], "part2": [("tpe", False)],
-              "part3": [("tpe", False), ("tpe", True)]}
+    needed = {"part1": [("tpe", "full"), ("random", "full")], "part2": [("tpe", "full")],
+              "part3": [("tpe", "full"), *(("tpe", m) for m in PRUNE_MODES)]}
     runs: dict[str, dict] = {}
     for part in parts:
-        for sampler, prune in needed[part]:
+        for sampler, mode in needed[part]:
             for seed in args.seeds:
-                name = run_name(sampler, prune, seed)
+                name = run_name(sampler, mode, seed)
                 if name not in runs:
-                    runs[name] = run_search(args, sampler, prune, seed, data)
+                    runs[name] = run_search(args, sampler, mode, seed, data)
                     add_latency(runs[name]["points"], lat_cache)
                     print(json.dumps({k: v for k, v in runs[name].items() if k != "points"}),
                           flush=True)
@@ -317,7 +330,7 @@ def main() -> None:
     out["part_wall_s"] = {
         "part1": sum(v for n, v in w.items() if "-full-" in n),
         "part2": sum(z["wall_s"] for z in out.get("zoo") or []),
-        "part3": sum(v for n, v in w.items() if "-prune-" in n)}
+        "part3": sum(v for n, v in w.items() if n.split("-")[1] in PRUNE_MODES)}
     summarise(out, args.seeds, args.space)
     results.with_suffix(".json").write_text(json.dumps(out, indent=1) + "\n")
     md = render(out)
@@ -336,15 +349,18 @@ def summarise(out: dict[str, Any], seeds: list[int], space: str) -> None:
         r["hv_log"] = {c: hv(r["points"], c, refs[c], log=True) for c in refs}
     p1, p3 = [], []
     for s in seeds:
-        tpe, rnd = runs.get(run_name("tpe", False, s)), runs.get(run_name("random", False, s))
+        tpe, rnd = runs.get(run_name("tpe", "full", s)), runs.get(run_name("random", "full", s))
         if tpe and rnd:
             p1.append({"seed": s, **{f"hv_ratio_{c}": tpe["hv"][c] / rnd["hv"][c]
                                      if rnd["hv"][c] else float("nan") for c in refs},
                        **{f"hv_log_ratio_{c}": tpe["hv_log"][c] / rnd["hv_log"][c]
                           if rnd["hv_log"][c] else float("nan") for c in refs}})
-        pr = runs.get(run_name("tpe", True, s))
-        if tpe and pr:
-            p3.append({"seed": s, "steps_full": tpe["steps"], "steps_pruned": pr["steps"],
+        for mode in PRUNE_MODES:
+            pr = runs.get(run_name("tpe", mode, s))
+            if not (tpe and pr):
+                continue
+            p3.append({"seed": s, "variant": mode,
+                       "steps_full": tpe["steps"], "steps_pruned": pr["steps"],
                        "compute_saved": 1 - pr["steps"] / tpe["steps"],
                        "hv_ratio_macs": pr["hv"]["macs"] / tpe["hv"]["macs"],
                        "hv_log_ratio_macs": pr["hv_log"]["macs"] / tpe["hv_log"]["macs"],
@@ -362,7 +378,7 @@ def summarise(out: dict[str, Any], seeds: list[int], space: str) -> None:
             str(step): kendall_tau([dict(p["intermediate"]).get(step, np.nan)
                                     for p in r["points"]], final) for step in steps}
     if out.get("zoo"):
-        found = [p for s in seeds for p in (runs.get(run_name("tpe", False, s)) or {}).get(
+        found = [p for s in seeds for p in (runs.get(run_name("tpe", "full", s)) or {}).get(
             "points", [])]
         out["part2"] = [{"name": z["name"], "psnr_y_db": z["psnr_y_db"], "macs": z["macs"],
                          "latency_ms": z["latency_ms"], "params": z["params"],
@@ -430,11 +446,13 @@ def render(out: dict[str, Any]) -> str:
                f"{wall.get('part2', float('nan')):.0f} s.", ""]
     if out.get("part3"):
         md += ["## Part 3: the same TPE search with the Pareto-aware pruner", "",
-               "| seed | steps without / with | compute saved | HV ratio (with/without) | "
-               "HV ratio, log10 MACs | pruned / trained | wall s without / with |",
-               "|---|---|---|---|---|---|---|"]
-        for r in out["part3"]:
-            md.append(f"| {r['seed']} | {r['steps_full']} / {r['steps_pruned']} | "
+               "Variants: " + "; ".join(f"`{k}`: {v}" for k, v in PRUNE_MODES.items()) + ".",
+               "", "| variant | seed | steps without / with | compute saved | HV ratio "
+               "(with/without) | HV ratio, log10 MACs | pruned / trained | wall s without / "
+               "with |", "|---|---|---|---|---|---|---|---|"]
+        for r in sorted(out["part3"], key=lambda r: (r.get("variant", "prune"), r["seed"])):
+            md.append(f"| {r.get('variant', 'prune')} | {r['seed']} | {r['steps_full']} / "
+                      f"{r['steps_pruned']} | "
                       f"{100 * r['compute_saved']:.0f}% | {r['hv_ratio_macs']:.3f} | "
                       f"{r.get('hv_log_ratio_macs', float('nan')):.3f} | "
                       f"{r['pruned']} / {r['trained']} | {r['wall_full_s']:.0f} / "
