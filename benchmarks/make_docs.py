@@ -42,6 +42,10 @@ def not_run(command: str) -> list[str]:
 def section_search_quality(space: str, headline: list[list[str]]) -> list[str]:
     cmd = f"{PY} benchmarks/search_quality.py all --space {space}"
     data = load(f"search_quality_{space}.json")
+    if data is not None:
+        st = data["settings"]
+        cmd += (f" --scale {st['scale']} --trials {st['trials']} --seeds "
+                + " ".join(str(x) for x in st["seeds"]))
     if data is None:
         return ["## Parts 1-3: search quality", "", *not_run(cmd)]
     md_text = (RESULTS / f"search_quality_{space}.md").read_text()

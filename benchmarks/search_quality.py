@@ -2,7 +2,7 @@
 nets, and does the pruner save compute without losing the front?
 
     .venv/bin/python benchmarks/search_quality.py part1|part2|part3|all
-        [--space rfdb] [--scale 2] [--trials 40] [--seeds 0 1] [--proxy demo] [--threads 1]
+        [--space rfdb] [--scale 2] [--trials 40] [--seeds 0 1 2 3] [--proxy demo] [--threads 1]
 
 Every search: a shipped space restricted to one scale (default ``rfdb`` at x2: RFDB/DRFDB nets,
 24-64 channels, 2-6 blocks, per-block conv type, kernels, ratio, attention, activation), the
@@ -282,7 +282,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("part", choices=["part1", "part2", "part3", "all"])
     ap.add_argument("--trials", type=int, default=40)
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
     ap.add_argument("--space", default="rfdb")
     ap.add_argument("--scale", type=int, default=2)
     ap.add_argument("--proxy", default="demo")
