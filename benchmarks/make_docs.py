@@ -126,9 +126,14 @@ def section_fidelity(headline: list[list[str]]) -> list[str]:
             out.append(f"| {s['name']} | {s['kendall_tau']:.3f} | {s['spearman']:.3f} | "
                        f"{s['cpu_seconds_per_candidate']:.1f} |")
         out.append("")
-        headline.append(["4b. best proxy vs long training", f"Kendall tau "
-                         f"{i8['kendall_tau']:.3f} (params-only {i8['params_only_tau']:.3f})",
-                         ">= 0.8", met(i8["kendall_tau"] >= 0.8)])
+        converged = st["n_flattened"] == st["n_architectures"]
+        headline.append(["4b. best proxy vs long training", f"{i8['strategy']}: Kendall tau "
+                         f"{i8['kendall_tau']:.3f} (params-only {i8['params_only_tau']:.3f}) "
+                         f"against {st['steps_compared']} steps"
+                         + ("" if converged else ", a reference that has NOT converged; best "
+                            f"of {i8['n_strategies_compared']} strategies"),
+                         ">= 0.8 vs a converged reference",
+                         met(i8["kendall_tau"] >= 0.8 and converged)])
     lt = load("latency_table.json")
     out += ["### Latency table: predicted vs measured on this host", ""]
     if lt is None:

@@ -723,7 +723,10 @@ def issue8_main(argv: list[str]) -> int:
         "goal": {
             "kendall_tau": 0.8,
             "cpu_seconds_per_candidate": args.max_cpu_seconds,
-            "reached": bool(best and best["kendall_tau"] >= 0.8),
+            # the goal is against a CONVERGED reference: every curve must have flattened
+            "reached": bool(best and best["kendall_tau"] >= 0.8
+                            and state["n_flattened"] == state["n_architectures"]),
+            "reached_against_this_reference": bool(best and best["kendall_tau"] >= 0.8),
         },
         "n_strategies_compared": len(within),
         "selection_note": "the best of several strategies on one set of archs is optimistically "
@@ -790,7 +793,11 @@ def render_issue8(report: dict[str, Any]) -> str:
         f"{_fmt(report['spearman'])}, {_fmt(report['seconds_per_candidate'], 1)} CPU-s per "
         f"candidate",
         f"- Params-only tau on the same archs: **{_fmt(report['params_only_tau'])}**; goal tau >= "
-        f"0.8 {'reached' if report['goal']['reached'] else 'NOT reached'}",
+        f"0.8 against a converged reference "
+        f"{'reached' if report['goal']['reached'] else 'NOT reached'}"
+        + (" (tau >= 0.8 against this reference, which has not converged)"
+           if report["goal"].get("reached_against_this_reference")
+           and not report["goal"]["reached"] else ""),
         "",
         "| strategy | tau | Spearman | top-3 | top-5 | CPU-s / cand. | n | note |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
