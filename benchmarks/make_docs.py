@@ -114,8 +114,10 @@ def section_fidelity(headline: list[list[str]]) -> list[str]:
         out += not_run(f"{PY} benchmarks/proxy_fidelity.py issue8")
     else:
         st = i8["reference_state"]
+        converged = st["n_flattened"] == st["n_architectures"]
         out += [f"Reference: {i8['n_architectures']} architectures trained "
-                f"{st['steps_compared']} steps (not converged), scored on Set5 + Set14 + B100. "
+                f"{st['steps_compared']} steps ({'converged' if converged else 'not converged'}),"
+                " scored on Set5 + Set14 + B100. "
                 f"Best strategy within the CPU budget: `{i8['strategy']}`, Kendall tau "
                 f"{i8['kendall_tau']:.3f}, Spearman {i8['spearman']:.3f}; params-only tau "
                 f"{i8['params_only_tau']:.3f}; beats params-only: {i8['beats_params_only']}. "
@@ -126,7 +128,6 @@ def section_fidelity(headline: list[list[str]]) -> list[str]:
             out.append(f"| {s['name']} | {s['kendall_tau']:.3f} | {s['spearman']:.3f} | "
                        f"{s['cpu_seconds_per_candidate']:.1f} |")
         out.append("")
-        converged = st["n_flattened"] == st["n_architectures"]
         headline.append(["4b. best proxy vs long training", f"{i8['strategy']}: Kendall tau "
                          f"{i8['kendall_tau']:.3f} (params-only {i8['params_only_tau']:.3f}) "
                          f"against {st['steps_compared']} steps"
