@@ -52,8 +52,8 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-@pytest.fixture
-def fast_config(tmp_path: Path) -> dict[str, Path]:
+def write_fast_config(tmp_path: Path) -> dict[str, Path]:
+    """The tiny space, roofline device and 6-step CLI wrapper, written into ``tmp_path``."""
     (tmp_path / "space.yaml").write_text(SPACE)
     (tmp_path / "device.yaml").write_text(DEVICE)
     (tmp_path / "run.py").write_text(WRAPPER)
@@ -63,6 +63,11 @@ def fast_config(tmp_path: Path) -> dict[str, Path]:
         "run": tmp_path / "run.py",
         "dir": tmp_path,
     }
+
+
+@pytest.fixture
+def fast_config(tmp_path: Path) -> dict[str, Path]:
+    return write_fast_config(tmp_path)
 
 
 def _search_cmd(cfg: dict[str, Path], storage: str, study: str, trials: int, seed: int) -> list:

@@ -35,7 +35,7 @@ from search.runner import TrainOutcome, parse_objectives
 from search.space import load_space
 from search.study import COUNTED, make_sampler, open_study, status_of
 from tests.postgres_server import free_port
-from tests.search.test_postgres import DEVICE, SPACE, WRAPPER
+from tests.search.test_postgres import SPACE, write_fast_config
 
 REPO = Path(__file__).resolve().parents[2]
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -47,15 +47,7 @@ def _env() -> dict[str, str]:
 
 @pytest.fixture
 def tiny(tmp_path: Path) -> dict[str, Path]:
-    (tmp_path / "space.yaml").write_text(SPACE)
-    (tmp_path / "device.yaml").write_text(DEVICE)
-    (tmp_path / "run.py").write_text(WRAPPER)
-    return {
-        "space": tmp_path / "space.yaml",
-        "device": tmp_path / "device.yaml",
-        "run": tmp_path / "run.py",
-        "dir": tmp_path,
-    }
+    return write_fast_config(tmp_path)
 
 
 def _distillnas(
