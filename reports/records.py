@@ -46,8 +46,12 @@ __all__ = [
 
 STATUSES = ("complete", "pruned", "infeasible", "failed")
 """Values of the `status` trial attribute. search/ may add others (e.g. "duplicate", a candidate
-evaluated before); the table keeps them as they are, and adds "running" for unfinished trials.
-Only "complete" rows can be feasible."""
+evaluated before; "surplus", a proposal asked after other workers had made the study's total,
+so nothing was trained); the table keeps them as they are, and adds "running" for unfinished
+trials. Only "complete" rows can be feasible."""
+
+#: search-side statuses of trials told FAIL to Optuna that are not failures
+NOT_FAILURES = ("surplus",)
 
 LATENCY_SOURCES = ("measured", "table", "roofline")
 
@@ -354,7 +358,7 @@ def _row(
 def _status(attr: Any, state: str) -> str:
     """Optuna's state wins where the trial failed or is unfinished; otherwise the attribute."""
     if state == "FAIL":
-        return "failed"
+        return str(attr) if attr in NOT_FAILURES else "failed"
     if state in ("RUNNING", "WAITING"):
         return "running"
     if state == "PRUNED":

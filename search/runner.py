@@ -268,8 +268,11 @@ class SearchRun:
         return counted_trials(earlier) + running >= self.trials
 
     def _tell_surplus(self, trial: optuna.Trial) -> str:
-        trial.set_user_attr("status", "failed")
-        trial.set_user_attr("retried", True)  # not counted, and never retried
+        """A proposal asked after other workers' trials already make the total: nothing was
+        sampled or trained. Its status is ``surplus`` (not ``failed``: nothing went wrong), it is
+        told FAIL so samplers ignore it, and it is neither counted nor retried."""
+        trial.set_user_attr("status", "surplus")
+        trial.set_user_attr("retried", True)  # never retried by stale recovery
         trial.set_user_attr("failure", "not needed: other workers reached the study's total")
         self.study.tell(trial, state=TrialState.FAIL)
         return "surplus"

@@ -218,3 +218,28 @@ def test_stale_running_trial_of_a_dead_worker_is_failed_and_retried(tmp_path) ->
     assert len(waiting) == 1
     assert waiting[0].system_attrs["fixed_params"] == trials[t.number].params
     assert waiting[0].user_attrs["retry_of"] == t.number
+
+
+def test_a_proposal_asked_after_the_total_was_reached_is_surplus_not_failed(tmp_path) -> None:
+    """Two workers ask for the last place at once: the later one must not count, and must not
+    look like a failure in the trial records (a 1-in-10 flake of the PostgreSQL two-worker test
+    counted such a trial as failed)."""
+    from reports.records import load_records
+    from search.study import worker_id
+
+    evaluator = StandInEvaluator()
+    run = make_run(tmp_path, trials=1, evaluator=evaluator)
+    other = run.study.ask()  # another live worker's trial, still running: it takes the one place
+    other.set_user_attr("worker", worker_id())
+    assert run._one_trial() == "surplus"
+    trials = run.study.get_trials()
+    late = trials[-1]
+    assert late.state == TrialState.FAIL
+    assert status_of(late) == "surplus"
+    assert evaluator.trained == [] and late.params == {}
+    assert counted_trials(trials) == 0
+    run.study.set_user_attr("objectives", ["psnr_y_db:maximize", "macs:minimize"])  # as the CLI
+    records = load_records(f"journal:///{tmp_path}/study.log", "s")
+    assert records.set_index("number").loc[late.number, "status"] == "surplus"
+    assert "failed" not in set(records["status"])
+    assert recover_stale_trials(run.study) == []  # the live worker's trial is left alone
