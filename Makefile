@@ -17,9 +17,10 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q -e ".[onnx,parquet]"
 	touch $(STAMP)
 
-# The tests also need the heavy extras (Ray Tune ~240 MB, PostgreSQL drivers) and dev tools.
+# The tests also need the heavy extras (Ray Tune ~240 MB, PostgreSQL drivers, optuna-dashboard)
+# and dev tools.
 $(TEST_STAMP): $(STAMP)
-	$(BIN)/pip install -q -e ".[onnx,parquet,ray,postgres,dev]"
+	$(BIN)/pip install -q -e ".[onnx,parquet,ray,postgres,dashboard,dev]"
 	touch $(TEST_STAMP)
 
 setup: $(STAMP)
