@@ -62,10 +62,13 @@ def section_search_quality(space: str, headline: list[list[str]]) -> list[str]:
         dom = sum(bool(z["dominated_macs"]) and bool(z["dominated_latency_ms"]) for z in p2)
         headline.append(["2. vs hand-designed nets", f"{dom} of {len(p2)} dominated on both "
                          "planes (same 80-step proxy)", "all 4", met(dom == len(p2))])
-    labels = {"prune": "3. pruning (the proxy's checkpoint scores)",
-              "prunefull": "3b. pruning, checkpoints scored on full images"}
-    for variant, label in labels.items():
-        rows = [r for r in p3 if r.get("variant", "prune") == variant]
+    labels = {("tpe", "prune"): "3. pruning, TPE (the proxy's checkpoint scores)",
+              ("tpe", "prunefull"): "3b. pruning, TPE, checkpoints scored on full images",
+              ("random", "prune"): "3c. pruning, same proposals (random sampler)",
+              ("random", "prunefull"): "3d. pruning, same proposals, full-image checkpoints"}
+    for (sampler, variant), label in labels.items():
+        rows = [r for r in p3 if r.get("variant", "prune") == variant
+                and r.get("sampler", "tpe") == sampler]
         if not rows:
             continue
         ok = [r["compute_saved"] >= 0.4 and r["hv_ratio_macs"] >= 0.98 for r in rows]

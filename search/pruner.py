@@ -11,9 +11,12 @@ successive halving on PSNR.
 
 Rungs (``for_steps``) are spaced geometrically by ``rung_ratio`` (default 2: 1/2, 1/4, ... of the
 training), separately from ``eta``. Spacing them by eta = 3 left an 80-step proxy with a single
-rung at step 20 and saved 19% of the training steps; rungs at 20 and 40 save 43-49% (4 seeds,
-benchmarks/search_quality.py part3), but the front is kept within 2% on only some seeds: early
-checkpoint scores rank the final scores poorly on short proxies (the same benchmark measures it).
+rung at step 20 and saved 19% of the training steps; rungs at 20 and 40 save 50-56% of the
+steps on the same 40 proposals (random sampler, 4 seeds, benchmarks/search_quality.py part3),
+and keep the hypervolume within 1% on 3 seeds; on the fourth it is 0.929, because the net with
+the best final PSNR scored low at step 20 and was stopped. Early checkpoint scores rank the final
+scores poorly on the 80-step demo proxy (Kendall tau 0.06-0.23 at step 20, measured by the same
+benchmark), and scoring the checkpoints on full images instead of crops does not change that.
 """
 
 from __future__ import annotations

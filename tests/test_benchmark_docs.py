@@ -61,3 +61,24 @@ def test_readme_headline_between_markers_is_replaced(make_docs) -> None:
     text = make_docs.README.read_text()
     assert text.startswith("intro\n") and text.endswith("rest\n") and "old table" not in text
     assert "| 5b. rejection time | 20.0 ms median, 60.0 max | < 50 ms | **missed** |" in text
+
+
+def test_pruning_rows_are_judged_per_sampler_and_variant(make_docs) -> None:
+    def row(sampler, variant, seed, saved, ratio):
+        return {"seed": seed, "sampler": sampler, "variant": variant, "compute_saved": saved,
+                "hv_ratio_macs": ratio}
+
+    data = {"settings": {"scale": 2, "trials": 40, "seeds": [0, 1]}, "runs": {},
+            "part3": [row("tpe", "prune", 0, 0.45, 0.99), row("tpe", "prune", 1, 0.45, 0.90),
+                      row("random", "prune", 0, 0.50, 0.99),
+                      row("random", "prune", 1, 0.41, 0.981)]}
+    (make_docs.RESULTS / "search_quality_rfdb.json").write_text(json.dumps(data))
+    (make_docs.RESULTS / "search_quality_rfdb.md").write_text("# title\nbody\n")
+    make_docs.main()
+    rows = {line.split(" | ")[0]: line for line in make_docs.DOC.read_text().splitlines()
+            if line.startswith("| 3")}
+    assert set(rows) == {"| 3. pruning, TPE (the proxy's checkpoint scores)",
+                         "| 3c. pruning, same proposals (random sampler)"}
+    tpe = rows["| 3. pruning, TPE (the proxy's checkpoint scores)"]
+    assert "**missed**" in tpe and "(1 of 2 seeds meet the goal)" in tpe
+    assert "**met**" in rows["| 3c. pruning, same proposals (random sampler)"]
