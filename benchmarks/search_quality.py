@@ -55,7 +55,7 @@ from search.budgets import Budgets  # noqa: E402
 from search.fidelity import kendall_tau  # noqa: E402
 from search.objective import DeviceEvaluator  # noqa: E402
 from search.proxies import TrainData, get_protocol  # noqa: E402
-from search.pruner import ParetoSuccessiveHalving  # noqa: E402
+from search.pruner import ParetoSuccessiveHalving, replay  # noqa: E402
 from search.runner import SearchRun, key_seed, parse_objectives  # noqa: E402
 from search.space import SearchSpace, load_space  # noqa: E402
 from search.study import make_sampler, open_study, status_of  # noqa: E402
@@ -379,6 +379,7 @@ def summarise(out: dict[str, Any], seeds: list[int], space: str) -> None:
                            "pruned": pr["pruned"], "trained": pr["trained"],
                            "wall_full_s": full["wall_s"], "wall_pruned_s": pr["wall_s"]})
     out["part1"], out["part3"] = p1, p3
+    out["part3_replay"] = replay_rows(runs, refs["macs"], get_protocol(out["settings"]["proxy"]))
     # how well a checkpoint's score (what the pruner reads) ranks the final score, per full run
     out["rung_rank_agreement"] = {}
     for name, r in runs.items():
@@ -404,6 +405,56 @@ def summarise(out: dict[str, Any], seeds: list[int], space: str) -> None:
         plot([r for r in tpe_runs if r["sampler"] == "tpe"], out["zoo"], refs,
              FIGURES / f"{space}_part2.png",
              "Part 2: found models (TPE fronts) and hand-designed nets under the same proxy")
+
+
+def replay_settings(total: int, every: int) -> dict[str, ParetoSuccessiveHalving]:
+    """Pruner settings replayed offline on every unpruned run (search.pruner.replay)."""
+    base = ParetoSuccessiveHalving.for_steps(total, every)
+    late = ParetoSuccessiveHalving((total // 2,), eta=4.0)
+    dense = ParetoSuccessiveHalving.for_steps(total, every, rung_ratio=4 / 3)
+
+    def rungs(p: ParetoSuccessiveHalving) -> str:
+        return "/".join(str(r) for r in p.rungs)
+
+    return {f"default: rungs {rungs(base)}, eta 3": base,
+            f"rungs {rungs(base)}, eta 2": replace(base, eta=2.0),
+            f"rungs {rungs(base)}, eta 3, 2 dominators": replace(base, min_dominators=2),
+            f"rung {rungs(late)} only, eta 4": late,
+            f"rungs {rungs(dense)}, eta 3": dense}
+
+
+def replay_rows(runs: dict[str, dict], ref: list[float], protocol: Any) -> dict[str, Any]:
+    """Each setting replayed on each unpruned run: steps saved and HV ratio (kept / all). Exact
+    for the random runs (their pruned runs train the same proposals: checked against the live
+    run below); for TPE the proposals stay those of the unpruned run."""
+    total, every = int(protocol.steps), int(protocol.eval_every)
+    rows: dict[str, Any] = {"settings": {}, "live_check": {}}
+    for label, pruner in replay_settings(total, every).items():
+        per_run = {}
+        for name, r in runs.items():
+            if r["pruner"] or not r["points"]:
+                continue
+            pts = r["points"]
+            stops = replay(pruner, [(dict((int(a), b) for a, b in p["intermediate"]),
+                                     [p["macs"]]) for p in pts])
+            steps = sum(total if x is None else x for x in stops)
+            kept = [p for p, x in zip(pts, stops, strict=True) if x is None]
+            per_run[name] = {"compute_saved": 1 - steps / (total * len(pts)),
+                             "hv_ratio_macs": hv(kept, "macs", ref) / hv(pts, "macs", ref),
+                             "steps": steps, "kept": sorted(p["key"] for p in kept)}
+        rows["settings"][label] = per_run
+    default = next(iter(rows["settings"].values()))
+    for name, r in runs.items():  # the live pruned random runs against their replays
+        if r["sampler"] != "random" or r["mode"] != "prune":
+            continue
+        rep = default.get(name.replace("-prune-", "-full-"))
+        if rep is not None:
+            rows["live_check"][name] = (rep["steps"] == r["steps"] and rep["kept"] == sorted(
+                p["key"] for p in r["points"]))
+    for per_run in rows["settings"].values():
+        for v in per_run.values():
+            del v["kept"]
+    return rows
 
 
 def render(out: dict[str, Any]) -> str:
@@ -489,6 +540,25 @@ def render(out: dict[str, Any]) -> str:
             for name, v in agree.items():
                 md.append(f"| {name} | " + " | ".join(f"{v.get(str(k), float('nan')):.2f}"
                                                     for k in steps) + " |")
+        rep = out.get("part3_replay") or {}
+        if rep.get("settings"):
+            names = list(next(iter(rep["settings"].values())))
+            md += ["", "Other pruner settings, replayed offline on each unpruned run "
+                   "(`search.pruner.replay`: each trial decided against the earlier ones, as "
+                   "the loop does; exact for the random runs, where the replay of the default "
+                   "matches the live pruned run: "
+                   + ", ".join(f"{k} {'yes' if v else 'NO'}"
+                               for k, v in rep.get("live_check", {}).items()) + "). "
+                   "Each cell: compute saved / HV ratio; the last column counts the runs "
+                   "meeting the goal.", "",
+                   "| setting | " + " | ".join(names) + " | meet |",
+                   "|---|" + "---|" * (len(names) + 1)]
+            for label, per_run in rep["settings"].items():
+                ok = sum(v["compute_saved"] >= 0.4 and v["hv_ratio_macs"] >= 0.98
+                         for v in per_run.values())
+                md.append(f"| {label} | " + " | ".join(
+                    f"{100 * per_run[n]['compute_saved']:.0f}% / {per_run[n]['hv_ratio_macs']:.3f}"
+                    for n in names) + f" | {ok} of {len(names)} |")
         md += ["", "Compute = training steps run (what the goal counts); train+eval s saved is "
                "the wall-clock share, checkpoint evaluation included, measured on a shared "
                "2-core host (noisier; `prunefull`'s full-image checkpoints cost more than the "

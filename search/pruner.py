@@ -22,7 +22,7 @@ benchmark), and scoring the checkpoints on full images instead of crops does not
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -109,3 +109,31 @@ class ParetoSuccessiveHalving:
         dominators = sum(dominates(pts[j], pts[0]) for j in range(1, len(pts)))
         prune = 0 not in kept and dominators >= self.min_dominators
         return RungDecision(step, len(peers), dominators, keep, prune)
+
+
+def replay(pruner: ParetoSuccessiveHalving,
+           trials: Sequence[tuple[Mapping[int, float], Sequence[float]]]) -> list[int | None]:
+    """Where each trial of an unpruned, one-worker search would have stopped under ``pruner``.
+
+    ``trials``: (step -> intermediate PSNR, costs) in the order they were trained. Each trial is
+    decided against the earlier ones at each rung, with an earlier trial's scores known only up
+    to where it would itself have stopped: what the search loop does with the same proposals and
+    deterministic training (its training seed is a function of the net's key). Returns the rung
+    step each trial stops at, or None for a trial trained to the end. Exact for a sampler whose
+    proposals do not depend on the results (random); for TPE it keeps the proposals of the
+    unpruned run, which a live pruned run would not.
+    """
+    stops: list[int | None] = []
+    for i, (curve, costs) in enumerate(trials):
+        stop = None
+        for step in pruner.rungs:
+            if step not in curve:
+                break
+            peers = [(float(c[step]), list(k)) for (c, k), s in zip(trials[:i], stops, strict=True)
+                     if step in c and (s is None or step <= s)]
+            decision = pruner.decide(step, float(curve[step]), list(costs), peers)
+            if decision is not None and decision.prune:
+                stop = step
+                break
+        stops.append(stop)
+    return stops

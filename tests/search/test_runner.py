@@ -166,6 +166,43 @@ def test_pareto_pruner_stops_dominated_candidates_and_records_savings(tmp_path) 
         assert t.user_attrs["intermediate"][-1][0] in pruner.rungs
 
 
+class CrossingCurvesEvaluator(StandInEvaluator):
+    """Curves whose early order is not their final order: wide nets start slow."""
+
+    def train(self, spec, *, seed, report):
+        self.trained.append(spec.key())
+        width = sum(b.channels for b in spec.blocks)
+        final = 25 + math.log10(width * len(spec.blocks))
+        lag = width / 8
+        steps = 0
+        for step in range(self.checkpoint_every, self.total_steps + 1, self.checkpoint_every):
+            steps = step
+            psnr = final - 3 * math.exp(-step / lag)
+            if report(step, psnr):
+                return TrainOutcome("pruned", psnr, steps=steps)
+        return TrainOutcome("complete", final, ssim_y=0.8, steps=steps, train_seconds=0.01)
+
+
+def test_pruner_replay_on_an_unpruned_run_gives_the_live_pruned_run(tmp_path) -> None:
+    from search.pruner import replay
+
+    pruner = ParetoSuccessiveHalving.for_steps(90, 10, eta=3, min_peers=2)
+    runs = {}
+    for name, p in (("full", None), ("pruned", pruner)):
+        (tmp_path / name).mkdir()
+        run = make_run(tmp_path / name, trials=14, pruner=p, evaluator=CrossingCurvesEvaluator())
+        run.run()
+        runs[name] = [t for t in run.study.get_trials() if status_of(t) in ("complete", "pruned")]
+    full, live = runs["full"], runs["pruned"]
+    assert [t.user_attrs["key"] for t in full] == [t.user_attrs["key"] for t in live]
+    stops = replay(pruner, [(dict(t.user_attrs["intermediate"]), [t.user_attrs["macs"]])
+                            for t in full])
+    live_stops = [t.user_attrs["intermediate"][-1][0] if status_of(t) == "pruned" else None
+                  for t in live]
+    assert stops == live_stops
+    assert any(s is not None for s in stops) and any(s is None for s in stops)
+
+
 def test_impossible_budget_names_the_smallest_cost() -> None:
     space = load_space("demo")
     ev = StandInEvaluator()
