@@ -42,12 +42,13 @@ def not_run(command: str) -> list[str]:
 def section_search_quality(space: str, headline: list[list[str]]) -> list[str]:
     cmd = f"{PY} benchmarks/search_quality.py all --space {space}"
     data = load(f"search_quality_{space}.json")
-    if data is not None:
-        st = data["settings"]
-        cmd += (f" --scale {st['scale']} --trials {st['trials']} --seeds "
-                + " ".join(str(x) for x in st["seeds"]))
     if data is None:
         return ["## Parts 1-3: search quality", "", *not_run(cmd)]
+    st = data["settings"]
+    # the commands that made the result file, in order (each resumes the cached searches)
+    cmds = [f"{PY} {c}" for c in st.get("commands", [])] or [
+        cmd + f" --scale {st['scale']} --trials {st['trials']} --seeds "
+        + " ".join(str(x) for x in st["seeds"])]
     md_text = (RESULTS / f"search_quality_{space}.md").read_text()
     body = md_text.split("\n", 1)[1].replace("\n## Part", "\n### Part")
     p1, p2, p3 = data.get("part1", []), data.get("part2", []), data.get("part3", [])
@@ -84,8 +85,9 @@ def section_search_quality(space: str, headline: list[list[str]]) -> list[str]:
                          f"{100 * max(shares):.2f}% of the run's wall time ({len(runs)} searches "
                          f"of {data['settings']['trials']} trained candidates)", "< 3%",
                          met(max(shares) < 0.03)])
-    return ["## Parts 1-3: search quality", "", f"Command: `{cmd}` (or `part1`, `part2`, "
-            "`part3` alone; part 2 and 3 reuse part 1's TPE searches).", "", body.strip(), ""]
+    return ["## Parts 1-3: search quality", "", "Commands: "
+            + "; then ".join(f"`{c}`" for c in cmds) + " (`all` or `part1`, `part2`, `part3` "
+            "alone; part 2 and 3 reuse part 1's searches).", "", body.strip(), ""]
 
 
 def section_fidelity(headline: list[list[str]]) -> list[str]:

@@ -293,6 +293,10 @@ def main() -> None:
     ap.add_argument("--scale", type=int, default=2)
     ap.add_argument("--proxy", default="demo")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--samplers", nargs="+", choices=PART3_SAMPLERS, default=list(PART3_SAMPLERS),
+                    help="part 3's samplers (e.g. more paired seeds: --samplers random)")
+    ap.add_argument("--prune-modes", nargs="+", choices=list(PRUNE_MODES),
+                    default=list(PRUNE_MODES), help="part 3's pruned variants")
     args = ap.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     global CACHE
@@ -303,8 +307,11 @@ def main() -> None:
     data = TrainData.for_protocol(get_protocol(args.proxy))
     parts = ["part1", "part2", "part3"] if args.part == "all" else [args.part]
     out = _load_json(results.with_suffix(".json"))
+    commands = (out.get("settings") or {}).get("commands", [])
+    command = " ".join(["benchmarks/search_quality.py", *sys.argv[1:]])
     out["settings"] = {"space": args.space, "scale": args.scale, "proxy": args.proxy,
                        "trials": args.trials,
+                       "commands": commands + [command] if command not in commands else commands,
                        "seeds": args.seeds, "threads": args.threads, "objectives": "psnr,macs",
                        "macs_input_hw": list(load_device(DEVICE).input_hw),
                        "latency": f"eager, 1 thread, cpu clock, median of {LATENCY_RUNS} after "
@@ -312,8 +319,8 @@ def main() -> None:
     lat_cache = {k: float(v) for k, v in _load_json(CACHE / "latency.json").items()}
     # part 1's TPE runs are the found models of part 2 and the unpruned runs of part 3
     needed = {"part1": [("tpe", "full"), ("random", "full")], "part2": [("tpe", "full")],
-              "part3": [(sampler, m) for sampler in PART3_SAMPLERS
-                        for m in ("full", *PRUNE_MODES)]}
+              "part3": [(sampler, m) for sampler in args.samplers
+                        for m in ("full", *args.prune_modes)]}
     runs: dict[str, dict] = {}
     for part in parts:
         for sampler, mode in needed[part]:
@@ -338,7 +345,9 @@ def main() -> None:
         "part1": sum(v for n, v in w.items() if "-full-" in n),
         "part2": sum(z["wall_s"] for z in out.get("zoo") or []),
         "part3": sum(v for n, v in w.items() if n.split("-")[1] in PRUNE_MODES)}
-    summarise(out, args.seeds, args.space)
+    seeds = sorted({int(r["seed"]) for r in out["runs"].values()})  # this and earlier commands
+    out["settings"]["seeds"] = seeds
+    summarise(out, seeds, args.space)
     results.with_suffix(".json").write_text(json.dumps(out, indent=1) + "\n")
     md = render(out)
     results.with_suffix(".md").write_text(md)
