@@ -784,6 +784,7 @@ def render_issue8(report: dict[str, Any]) -> str:
         f"{ref['step_size']} steps), EMA {ref['ema_decay']}, LR patch {ref['lr_patch']}, batch "
         f"{ref['batch']}, T91 + BSD200; scored on full Set5 + Set14 + B100 (mean of set means, "
         f"Y-PSNR). **Compared at {st['steps_compared']} steps (the milestone all archs reached; "
+        f"an arch whose curve flattened earlier counts with its last score; "
         f"{st['steps_min']}-{st['steps_max']} reached), "
         f"{st['n_flattened']} of {st['n_architectures']} curves flattened.** MATLAB bicubic on "
         f"the same sets: {_fmt(report['bicubic_reference_sets']['matlab_bicubic_db'])} dB.",
