@@ -406,7 +406,7 @@ def summarise(out: dict[str, Any], seeds: list[int], space: str) -> None:
                          "latency_ms": z["latency_ms"], "params": z["params"],
                          **{f"dominated_{c}": dominator(z, found, c) for c in refs}}
                         for z in out["zoo"]]
-    tpe_runs = [r for r in runs.values() if not r["pruner"]]
+    tpe_runs = part1_runs(runs)
     if tpe_runs:
         plot(tpe_runs, None, refs, FIGURES / f"{space}_part1.png",
              f"Part 1: TPE vs random, {space} space, demo proxy (dotted: reference point)")
@@ -414,6 +414,14 @@ def summarise(out: dict[str, Any], seeds: list[int], space: str) -> None:
         plot([r for r in tpe_runs if r["sampler"] == "tpe"], out["zoo"], refs,
              FIGURES / f"{space}_part2.png",
              "Part 2: found models (TPE fronts) and hand-designed nets under the same proxy")
+
+
+def part1_runs(runs: dict[str, dict]) -> list[dict]:
+    """The unpruned runs of the seeds that have both a TPE and a random one (part 3's extra
+    paired seeds have only random runs)."""
+    both = {r["seed"] for r in runs.values() if r["sampler"] == "tpe" and not r["pruner"]} & {
+        r["seed"] for r in runs.values() if r["sampler"] == "random" and not r["pruner"]}
+    return [r for r in runs.values() if not r["pruner"] and r["seed"] in both]
 
 
 def replay_settings(total: int, every: int) -> dict[str, ParetoSuccessiveHalving]:
@@ -479,9 +487,7 @@ def render(out: dict[str, Any]) -> str:
           "## Part 1: search (TPE) vs random at equal trial count", "",
           "| run | trained | HV PSNR-MACs | HV PSNR-latency | best PSNR dB | wall s | "
           "search overhead |", "|---|---|---|---|---|---|---|"]
-    for r in out["runs"].values():
-        if r["pruner"]:
-            continue
+    for r in part1_runs(out["runs"]):
         best = max((p["psnr_y_db"] for p in r["points"]), default=float("nan"))
         md.append(f"| {r['name']} | {r['trained']} | {r['hv']['macs']:.4g} | "
                   f"{r['hv']['latency_ms']:.4g} | {best:.3f} | {r['wall_s']:.0f} | "

@@ -11,10 +11,10 @@ successive halving on PSNR.
 
 Rungs (``for_steps``) are spaced geometrically by ``rung_ratio`` (default 2: 1/2, 1/4, ... of the
 training), separately from ``eta``. Spacing them by eta = 3 left an 80-step proxy with a single
-rung at step 20 and saved 19% of the training steps; rungs at 20 and 40 save 50-56% of the
-steps on the same 40 proposals (random sampler, 4 seeds, benchmarks/search_quality.py part3),
-and keep the hypervolume within 1% on 3 seeds; on the fourth it is 0.929, because the net with
-the best final PSNR scored low at step 20 and was stopped. Early checkpoint scores rank the final
+rung at step 20 and saved 19% of the training steps; rungs at 20 and 40 save 50-58% of the
+steps on the same 40 proposals (random sampler, 8 seeds, benchmarks/search_quality.py part3),
+but keep the hypervolume within 2% on only 3 of the 8 (0.863-0.992): front nets score low at a
+rung (mostly step 20, sometimes 40) and are stopped there. Early checkpoint scores rank the final
 scores poorly on the 80-step demo proxy (Kendall tau 0.06-0.23 at step 20, measured by the same
 benchmark), and scoring the checkpoints on full images instead of crops does not change that.
 """
