@@ -15,8 +15,9 @@ rung at step 20 and saved 19% of the training steps; rungs at 20 and 40 save 50-
 steps on the same 40 proposals (random sampler, 8 seeds, benchmarks/search_quality.py part3),
 but keep the hypervolume within 2% on only 3 of the 8 (0.863-0.992): front nets score low at a
 rung (mostly step 20, sometimes 40) and are stopped there. Early checkpoint scores rank the final
-scores poorly on the 80-step demo proxy (Kendall tau 0.06-0.23 at step 20, measured by the same
-benchmark), and scoring the checkpoints on full images instead of crops does not change that.
+scores poorly on the 80-step demo proxy (Kendall tau 0.04-0.31 at step 20 over 12 runs,
+measured by the same benchmark), and scoring the checkpoints on full images instead of crops
+does not change that.
 """
 
 from __future__ import annotations
