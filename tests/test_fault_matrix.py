@@ -124,7 +124,13 @@ def test_sigkill_then_rerun_resumes_without_losing_trials(setup) -> None:
     killed = [t for t in after if t.user_attrs.get("retried")]
     assert len(killed) == 1 and killed[0].state == optuna.trial.TrialState.FAIL
     retry = [t for t in after if t.user_attrs.get("retry_of") == killed[0].number]
-    assert len(retry) == 1 and retry[0].params == killed[0].params
+    assert len(retry) == 1
+    # the retry keeps every parameter the killed trial had sampled: all of them when it was
+    # killed while training; SIGKILL can also land between the ask and the last suggest (seen
+    # once in CI: {'channels': 4} only), and then the retry samples the rest
+    assert killed[0].params.items() <= retry[0].params.items()
+    if "key" in killed[0].user_attrs:  # it had its whole spec: the same net is trained again
+        assert retry[0].user_attrs["key"] == killed[0].user_attrs["key"]
     assert not [t for t in after if t.state == optuna.trial.TrialState.RUNNING]
 
 
