@@ -446,7 +446,7 @@ def replay_rows(runs: dict[str, dict], ref: list[float], protocol: Any) -> dict[
     run below); for TPE the proposals stay those of the unpruned run."""
     total, every = int(protocol.steps), int(protocol.eval_every)
     rows: dict[str, Any] = {"settings": {}, "live_check": {}}
-    for label, pruner in replay_settings(total, every).items():
+    for i, (label, pruner) in enumerate(replay_settings(total, every).items()):
         per_run = {}
         for name, r in runs.items():
             if r["pruner"] or not r["points"]:
@@ -458,19 +458,12 @@ def replay_rows(runs: dict[str, dict], ref: list[float], protocol: Any) -> dict[
             kept = [p for p, x in zip(pts, stops, strict=True) if x is None]
             per_run[name] = {"compute_saved": 1 - steps / (total * len(pts)),
                              "hv_ratio_macs": hv(kept, "macs", ref) / hv(pts, "macs", ref),
-                             "steps": steps, "kept": sorted(p["key"] for p in kept)}
+                             "steps": steps}
+            live = runs.get(name.replace("-full-", "-prune-"))
+            if i == 0 and r["sampler"] == "random" and live is not None:  # the default, live
+                rows["live_check"][live["name"]] = (steps == live["steps"] and sorted(
+                    p["key"] for p in kept) == sorted(p["key"] for p in live["points"]))
         rows["settings"][label] = per_run
-    default = next(iter(rows["settings"].values()))
-    for name, r in runs.items():  # the live pruned random runs against their replays
-        if r["sampler"] != "random" or r["mode"] != "prune":
-            continue
-        rep = default.get(name.replace("-prune-", "-full-"))
-        if rep is not None:
-            rows["live_check"][name] = (rep["steps"] == r["steps"] and rep["kept"] == sorted(
-                p["key"] for p in r["points"]))
-    for per_run in rows["settings"].values():
-        for v in per_run.values():
-            del v["kept"]
     return rows
 
 
