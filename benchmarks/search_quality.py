@@ -238,7 +238,7 @@ def dominator(net: dict[str, Any], found: list[dict[str, Any]], cost: str) -> di
 
 
 def plot(runs: list[dict], zoo: list[dict] | None, refs: dict[str, list[float]], path: Path,
-         title: str) -> None:
+         title: str, psnr_label: str) -> None:
     import matplotlib
     import matplotlib.ticker
 
@@ -274,7 +274,7 @@ def plot(runs: list[dict], zoo: list[dict] | None, refs: dict[str, list[float]],
         ax.xaxis.set_major_formatter(plain)
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel(label)
-        ax.set_ylabel("Y-PSNR (dB), demo proxy, embedded validation photos")
+        ax.set_ylabel(psnr_label)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7, loc="lower right")
     fig.suptitle(title, fontsize=10)
@@ -295,15 +295,20 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--samplers", nargs="+", choices=PART3_SAMPLERS, default=list(PART3_SAMPLERS),
                     help="part 3's samplers (e.g. more paired seeds: --samplers random)")
-    ap.add_argument("--prune-modes", nargs="+", choices=list(PRUNE_MODES),
-                    default=list(PRUNE_MODES), help="part 3's pruned variants")
+    ap.add_argument("--prune-modes", nargs="*", choices=list(PRUNE_MODES),
+                    default=list(PRUNE_MODES),
+                    help="part 3's live pruned variants; none (the bare flag): only the unpruned "
+                    "runs, with every pruner setting replayed on them (exact for --samplers "
+                    "random)")
     args = ap.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     global CACHE
     space_at(args.space, args.scale)  # fails early on a bad space or scale
-    CACHE = CACHE_ROOT / f"{args.space}-x{args.scale}"
+    # runs under another proxy than the demo one are kept apart (cache and result files)
+    tag = "" if args.proxy == "demo" else f"-{args.proxy}"
+    CACHE = CACHE_ROOT / f"{args.space}-x{args.scale}{tag}"
     CACHE.mkdir(parents=True, exist_ok=True)
-    results = RESULTS / f"search_quality_{args.space}"
+    results = RESULTS / f"search_quality_{args.space}{tag.replace('-', '_')}"
     data = TrainData.for_protocol(get_protocol(args.proxy))
     parts = ["part1", "part2", "part3"] if args.part == "all" else [args.part]
     out = _load_json(results.with_suffix(".json"))
@@ -347,14 +352,16 @@ def main() -> None:
         "part3": sum(v for n, v in w.items() if n.split("-")[1] in PRUNE_MODES)}
     seeds = sorted({int(r["seed"]) for r in out["runs"].values()})  # this and earlier commands
     out["settings"]["seeds"] = seeds
-    summarise(out, seeds, args.space)
+    out["settings"]["figure_stem"] = f"{args.space}{tag.replace('-', '_')}"
+    summarise(out, seeds, out["settings"]["figure_stem"])
     results.with_suffix(".json").write_text(json.dumps(out, indent=1) + "\n")
     md = render(out)
     results.with_suffix(".md").write_text(md)
     print(md)
 
 
-def summarise(out: dict[str, Any], seeds: list[int], space: str) -> None:
+def summarise(out: dict[str, Any], seeds: list[int], stem: str) -> None:
+    """Parts 1-3's figures of merit into ``out``; figures to docs/benchmarks/STEM_part*.png."""
     runs = out["runs"]
     groups = [r["points"] for r in runs.values()] + [out.get("zoo") or []]
     groups = [g for g in groups if g]
@@ -406,14 +413,19 @@ def summarise(out: dict[str, Any], seeds: list[int], space: str) -> None:
                          "latency_ms": z["latency_ms"], "params": z["params"],
                          **{f"dominated_{c}": dominator(z, found, c) for c in refs}}
                         for z in out["zoo"]]
+    proxy = out["settings"]["proxy"]
+    psnr_label = ("Y-PSNR (dB), demo proxy, embedded validation photos" if proxy == "demo"
+                  else f"Y-PSNR (dB), {proxy} proxy")
     tpe_runs = part1_runs(runs)
     if tpe_runs:
-        plot(tpe_runs, None, refs, FIGURES / f"{space}_part1.png",
-             f"Part 1: TPE vs random, {space} space, demo proxy (dotted: reference point)")
+        plot(tpe_runs, None, refs, FIGURES / f"{stem}_part1.png",
+             f"Part 1: TPE vs random, {out['settings']['space']} space, "
+             f"{proxy} proxy (dotted: reference point)", psnr_label)
     if out.get("zoo"):
         plot([r for r in tpe_runs if r["sampler"] == "tpe"], out["zoo"], refs,
-             FIGURES / f"{space}_part2.png",
-             "Part 2: found models (TPE fronts) and hand-designed nets under the same proxy")
+             FIGURES / f"{stem}_part2.png",
+             "Part 2: found models (TPE fronts) and hand-designed nets under the same proxy",
+             psnr_label)
 
 
 def part1_runs(runs: dict[str, dict]) -> list[dict]:
@@ -467,17 +479,9 @@ def replay_rows(runs: dict[str, dict], ref: list[float], protocol: Any) -> dict[
     return rows
 
 
-def render(out: dict[str, Any]) -> str:
-    s, refs, wall = out["settings"], out["reference_points"], out.get("part_wall_s", {})
-    md = [f"# Search quality (issue 9, parts 1-3): space `{s['space']}` at x{s['scale']}", "",
-          f"Space `{s['space']}` restricted to x{s['scale']}, proxy `{s['proxy']}`, "
-          f"{s['trials']} trained candidates per "
-          f"search, seeds {s['seeds']}, objectives {s['objectives']}, training threads "
-          f"{s['threads']}. MACs at LR {s['macs_input_hw'][0]}x{s['macs_input_hw'][1]}; host "
-          f"latency: {s['latency']}. Reference points (shared by every run): PSNR vs MACs "
-          f"({refs['macs'][0]:.3f} dB, {refs['macs'][1]:.4g} MACs), PSNR vs latency "
-          f"({refs['latency_ms'][0]:.3f} dB, {refs['latency_ms'][1]:.4g} ms).", "",
-          "## Part 1: search (TPE) vs random at equal trial count", "",
+def _render_part1(out: dict[str, Any]) -> list[str]:
+    s, wall = out["settings"], out.get("part_wall_s", {})
+    md = ["## Part 1: search (TPE) vs random at equal trial count", "",
           "| run | trained | HV PSNR-MACs | HV PSNR-latency | best PSNR dB | wall s | "
           "search overhead |", "|---|---|---|---|---|---|---|"]
     for r in part1_runs(out["runs"]):
@@ -498,8 +502,24 @@ def render(out: dict[str, Any]) -> str:
            "log10 of the same cost), so that halving the cost counts the same anywhere."]
     md += ["", "Search overhead = (wall - training - evaluation - profiling) / wall of the "
            "run: the sampler, the storage and the bookkeeping (goal of issue 5: < 3%).",
-           "", f"Goal: ratio >= 1.3. Figure: `docs/benchmarks/{s['space']}_part1.png`.",
+           "", "Goal: ratio >= 1.3. Figure: "
+           f"`docs/benchmarks/{s.get('figure_stem', s['space'])}_part1.png`.",
            f"Wall time of part 1 on this machine: {wall.get('part1', float('nan')):.0f} s.", ""]
+    return md
+
+
+def render(out: dict[str, Any]) -> str:
+    s, refs, wall = out["settings"], out["reference_points"], out.get("part_wall_s", {})
+    md = [f"# Search quality (issue 9, parts 1-3): space `{s['space']}` at x{s['scale']}", "",
+          f"Space `{s['space']}` restricted to x{s['scale']}, proxy `{s['proxy']}`, "
+          f"{s['trials']} trained candidates per "
+          f"search, seeds {s['seeds']}, objectives {s['objectives']}, training threads "
+          f"{s['threads']}. MACs at LR {s['macs_input_hw'][0]}x{s['macs_input_hw'][1]}; host "
+          f"latency: {s['latency']}. Reference points (shared by every run): PSNR vs MACs "
+          f"({refs['macs'][0]:.3f} dB, {refs['macs'][1]:.4g} MACs), PSNR vs latency "
+          f"({refs['latency_ms'][0]:.3f} dB, {refs['latency_ms'][1]:.4g} ms).", ""]
+    if part1_runs(out["runs"]):
+        md += _render_part1(out)
     if out.get("part2"):
         md += ["## Part 2: the hand-designed nets under the same proxy", "",
                "| net | params | MACs | latency ms | PSNR dB | dominated (MACs) by | "
@@ -512,12 +532,14 @@ def render(out: dict[str, Any]) -> str:
                       f"{z['latency_ms']:.1f} | {z['psnr_y_db']:.3f} | "
                       f"{by(z['dominated_macs'])} | {by(z['dominated_latency_ms'])} |")
         md += ["", "Found models: the complete trials of the part-1 TPE runs. Figure: "
-               f"`docs/benchmarks/{s['space']}_part2.png`.",
+               f"`docs/benchmarks/{s.get('figure_stem', s['space'])}_part2.png`.",
                f"Wall time of part 2 (zoo training; the searches are part 1's): "
                f"{wall.get('part2', float('nan')):.0f} s.", ""]
+    rep = out.get("part3_replay") or {}
+    if out.get("part3") or rep.get("settings"):
+        md += ["## Part 3: the same search with the Pareto-aware pruner", ""]
     if out.get("part3"):
-        md += ["## Part 3: the same search with the Pareto-aware pruner", "",
-               "Variants: " + "; ".join(f"`{k}`: {v}" for k, v in PRUNE_MODES.items()) + ". "
+        md += ["Variants: " + "; ".join(f"`{k}`: {v}" for k, v in PRUNE_MODES.items()) + ". "
                "Samplers: `tpe` (live: once a trial is pruned, TPE proposes differently, so "
                "the two runs differ by the sampler's path as well as by the pruner) and "
                "`random` (same seed, so the same proposals with and without the pruner: "
@@ -537,6 +559,7 @@ def render(out: dict[str, Any]) -> str:
                       f"{r.get('hv_log_ratio_macs', float('nan')):.3f} | "
                       f"{r['pruned']} / {r['trained']} | {r['wall_full_s']:.0f} / "
                       f"{r['wall_pruned_s']:.0f} |")
+    if out.get("part3") or rep.get("settings"):
         agree = out.get("rung_rank_agreement") or {}
         if agree:
             steps = sorted({int(k) for v in agree.values() for k in v})
@@ -548,15 +571,15 @@ def render(out: dict[str, Any]) -> str:
             for name, v in agree.items():
                 md.append(f"| {name} | " + " | ".join(f"{v.get(str(k), float('nan')):.2f}"
                                                     for k in steps) + " |")
-        rep = out.get("part3_replay") or {}
         if rep.get("settings"):
             names = list(next(iter(rep["settings"].values())))
+            live = rep.get("live_check", {})
             md += ["", "Other pruner settings, replayed offline on each unpruned run "
                    "(`search.pruner.replay`: each trial decided against the earlier ones, as "
-                   "the loop does; exact for the random runs, where the replay of the default "
-                   "matches the live pruned run: "
-                   + ", ".join(f"{k} {'yes' if v else 'NO'}"
-                               for k, v in rep.get("live_check", {}).items()) + "). "
+                   "the loop does; exact for the random runs"
+                   + (", where the replay of the default matches the live pruned run: "
+                      + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in live.items())
+                      if live else "; no live pruned run here to check it against") + "). "
                    "Each cell: compute saved / HV ratio; the last column counts the runs "
                    "meeting the goal.", "",
                    "| setting | " + " | ".join(names) + " | meet |",
