@@ -442,6 +442,45 @@ def _zero_cost_scores(
         torch.set_num_threads(old)
 
 
+def _comparisons(
+    strategies: list[dict[str, Any]],
+    best: dict[str, Any] | None,
+    labels: list[str],
+    ref_v: list[float],
+) -> list[dict[str, Any]]:
+    """Paired bootstrap over the architectures (search.fidelity.paired_tau_bootstrap) for the
+    questions the issue asks: is the best strategy CLEARLY above params-only; does the search's
+    default (``quick``) beat params-only; does the best trained strategy (a PSNR the search can
+    use as its objective) beat the default."""
+    from search.fidelity import paired_tau_bootstrap
+
+    by = {s["name"]: s for s in strategies if s["n_architectures"] == len(labels)}
+    trained = [
+        s
+        for s in by.values()
+        if s["cpu_seconds_per_candidate"] > 0  # not a capacity count
+        and not s["name"].startswith("zero-cost")
+        and not s["fitted_leave_one_out"]
+        and not s["same_run_as_reference"]
+        and "+" not in s["name"]  # the trained run's PSNR itself, not an extrapolation
+    ]
+    best_trained = max(trained, key=lambda s: s["kendall_tau"]) if trained else None
+    pairs = [
+        (best, by.get("params-only"), "best within budget vs params-only (the goal's bar)"),
+        (by.get("quick"), by.get("params-only"), "the search default vs params-only"),
+        (best_trained, by.get("quick"), "best trained PSNR strategy vs the search default"),
+    ]
+    out = []
+    for a, b, question in pairs:
+        if not a or not b or a["name"] == b["name"]:
+            continue
+        res = paired_tau_bootstrap(
+            [a["scores"][lb] for lb in labels], [b["scores"][lb] for lb in labels], ref_v
+        )
+        out.append({"question": question, "a": a["name"], "b": b["name"], **res})
+    return out
+
+
 def issue8_main(argv: list[str]) -> int:
     """``proxy_fidelity.py issue8``: every strategy against the stored reference table."""
     from search.fidelity import (
@@ -701,6 +740,7 @@ def issue8_main(argv: list[str]) -> int:
         and s["n_architectures"] == len(labels)  # a strategy still running is listed, not picked
     ]  # params-only competes too: if nothing beats it, it is the honest answer
     best = max(within, key=lambda s: (s["kendall_tau"], s["spearman"])) if within else None
+    comparisons = _comparisons(strategies, best, labels, ref_v)
     report = {
         "kendall_tau": best["kendall_tau"] if best else None,
         "spearman": best["spearman"] if best else None,
@@ -729,6 +769,7 @@ def issue8_main(argv: list[str]) -> int:
             "reached_against_this_reference": bool(best and best["kendall_tau"] >= 0.8),
         },
         "n_strategies_compared": len(within),
+        "comparisons": comparisons,
         "selection_note": "the best of several strategies on one set of archs is optimistically "
         "biased; same-run prefixes of the reference are listed but never picked",
         "strategies": strategies,
@@ -800,6 +841,27 @@ def render_issue8(report: dict[str, Any]) -> str:
            if report["goal"].get("reached_against_this_reference")
            and not report["goal"]["reached"] else ""),
         "",
+    ]
+    comp = report.get("comparisons") or []
+    if comp:
+        lines += [
+            "How sure are these differences on "
+            f"{comp[0]['n_items']} archs? Paired bootstrap over the architectures "
+            f"({comp[0]['n_boot']} draws; Kendall tau-a over distinct pairs, "
+            "`search.fidelity.paired_tau_bootstrap`):",
+            "",
+            "| question | a | b | tau a | tau b | a - b | 95% interval | P(a better) |",
+            "|---|---|---|---:|---:|---:|---|---:|",
+        ]
+        for c in comp:
+            lo, hi = c["diff_ci95"]
+            lines.append(
+                f"| {c['question']} | {c['a']} | {c['b']} | {_fmt(c['tau_a'])} | "
+                f"{_fmt(c['tau_b'])} | {_fmt(c['diff'])} | [{_fmt(lo)}, {_fmt(hi)}] | "
+                f"{_fmt(c['p_a_better'], 2)} |"
+            )
+        lines += [""]
+    lines += [
         "| strategy | tau | Spearman | top-3 | top-5 | CPU-s / cand. | n | note |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
     ]

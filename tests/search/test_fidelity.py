@@ -24,6 +24,7 @@ from search.fidelity import (
     fit_power_law,
     kendall_tau,
     loo_blend,
+    paired_tau_bootstrap,
     rank_report,
     spearman,
     strategy_protocols,
@@ -45,6 +46,29 @@ def test_rank_metrics_match_scipy() -> None:
         assert spearman(a, b) == pytest.approx(spearmanr(a, b).statistic)
     assert math.isnan(kendall_tau([1.0], [2.0]))
     assert math.isnan(spearman([1.0, 2.0], [2.0, 1.0]))
+
+
+def test_paired_tau_bootstrap() -> None:
+    rng = np.random.default_rng(3)
+    ref = rng.normal(size=13)
+    good, noisy = ref + 0.1 * rng.normal(size=13), ref + 2.0 * rng.normal(size=13)
+    res = paired_tau_bootstrap(good, noisy, ref, n_boot=2000, seed=0)
+    # on the items as given, untied data: tau-a over distinct pairs is scipy's tau
+    assert res["tau_a"] == pytest.approx(kendalltau(good, ref).statistic)
+    assert res["tau_b"] == pytest.approx(kendalltau(noisy, ref).statistic)
+    assert res["diff"] > 0.3 and res["p_a_better"] > 0.95 and res["diff_ci95"][0] > 0
+    lo, hi = res["diff_ci95"]
+    assert lo <= res["diff"] <= hi
+    # the same strategy twice: no difference in any draw
+    same = paired_tau_bootstrap(noisy, noisy, ref, n_boot=500)
+    assert same["diff"] == 0 and same["diff_ci95"] == [0.0, 0.0] and same["p_a_better"] == 0
+    # a perfect ranking against its reverse, and determinism for one seed
+    rev = paired_tau_bootstrap(ref, -ref, ref, n_boot=500)
+    assert rev["tau_a"] == 1 and rev["tau_b"] == -1 and rev["p_a_better"] == 1
+    assert paired_tau_bootstrap(good, noisy, ref, n_boot=300, seed=5) == paired_tau_bootstrap(
+        good, noisy, ref, n_boot=300, seed=5)
+    with pytest.raises(ValueError):
+        paired_tau_bootstrap([1.0, 2.0], [1.0, 2.0], [1.0, 2.0])
 
 
 def test_top_k_overlap() -> None:
