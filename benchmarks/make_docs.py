@@ -138,6 +138,15 @@ def section_fidelity(headline: list[list[str]]) -> list[str]:
             out.append(f"| {s['name']} | {s['kendall_tau']:.3f} | {s['spearman']:.3f} | "
                        f"{s['cpu_seconds_per_candidate']:.1f} |")
         out.append("")
+        comp = i8.get("comparisons") or []
+        if comp:
+            out += [f"How sure, on {comp[0]['n_items']} architectures (paired bootstrap over "
+                    "them: difference in Kendall tau, 95% interval, share of draws where the "
+                    "first ranks better):", ""]
+            out += [f"- {c['question']}: `{c['a']}` - `{c['b']}` = {c['diff']:+.3f} "
+                    f"[{c['diff_ci95'][0]:+.3f}, {c['diff_ci95'][1]:+.3f}], "
+                    f"P {c['p_a_better']:.2f}" for c in comp]
+            out.append("")
         headline.append(["4b. best proxy vs long training", f"{i8['strategy']}: Kendall tau "
                          f"{i8['kendall_tau']:.3f} (params-only {i8['params_only_tau']:.3f}) "
                          + (f"against a reference whose {st['n_architectures']} curves all "
