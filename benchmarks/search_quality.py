@@ -61,8 +61,7 @@ from search.space import SearchSpace, load_space  # noqa: E402
 from search.study import make_sampler, open_study, status_of  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
-CACHE_ROOT = RESULTS / "cache" / "search_quality"
-CACHE = CACHE_ROOT  # set per space and scale in main()
+CACHE_ROOT = RESULTS / "cache" / "search_quality"  # a folder per space, scale and proxy
 FIGURES = ROOT / "docs" / "benchmarks"
 ZOO_NETS = ("e_rfdn", "lrfdn", "imdn", "rfdn")
 DEVICE = "rpi4"  # only its 180x320 input size is used (MACs); latency is measured on this host
@@ -106,9 +105,10 @@ def run_search(args: argparse.Namespace, sampler: str, mode: str, seed: int,
     if mode == "prunefull":  # training and final score unchanged; only what the pruner reads
         protocol = replace(protocol, eval_crop=None)
         settings["checkpoint_eval"] = "full images"
-    ev = DeviceEvaluator(load_device(DEVICE), protocol, data, CACHE / name,
+    cache = args.cache_dir
+    ev = DeviceEvaluator(load_device(DEVICE), protocol, data, cache / name,
                          threads=args.threads, measure_memory=False)
-    study = open_study(f"journal:///{CACHE}/{name}.log", "sq",
+    study = open_study(f"journal:///{cache}/{name}.log", "sq",
                        directions=["maximize", "minimize"], settings=settings,
                        sampler=make_sampler(sampler, seed))
     pruner = (ParetoSuccessiveHalving.for_steps(ev.total_steps, ev.checkpoint_every)
@@ -118,10 +118,10 @@ def run_search(args: argparse.Namespace, sampler: str, mode: str, seed: int,
     SearchRun(study, space_at(args.space, args.scale), Budgets(), ev, parse_objectives("psnr,macs"),
               trials=args.trials, seed=seed, pruner=pruner, progress=False).run()
     if len(study.get_trials()) > before:  # a resumed run adds to its earlier time; a no-op not
-        walls = _load_json(CACHE / "walls.json")
+        walls = _load_json(cache / "walls.json")
         walls[name] = walls.get(name, 0.0) + time.perf_counter() - t0
-        _save_json(CACHE / "walls.json", walls)
-    return record(study, name, sampler, mode, seed, _load_json(CACHE / "walls.json")[name],
+        _save_json(cache / "walls.json", walls)
+    return record(study, name, sampler, mode, seed, _load_json(cache / "walls.json")[name],
                   list(pruner.rungs) if pruner else [])
 
 
@@ -153,7 +153,9 @@ def record(study: optuna.Study, name: str, sampler: str, mode: str, seed: int, w
     }
 
 
-def host_latency_ms(spec: NetSpec, cache: dict[str, float]) -> float:
+def host_latency_ms(spec: NetSpec, path: Path) -> float:
+    """Host latency of a net, measured once per key and kept in the JSON file ``path``."""
+    cache = _load_json(path)
     key = spec.key()
     if key not in cache:
         model = build_network(spec, seed=0).eval()
@@ -161,15 +163,15 @@ def host_latency_ms(spec: NetSpec, cache: dict[str, float]) -> float:
         res = measure_latency(model, tuple(hw), threads=1, clock="cpu", runs=LATENCY_RUNS,
                               warmup=LATENCY_WARMUP)
         cache[key] = float(res.latency_ms)
-        _save_json(CACHE / "latency.json", cache)
-    return cache[key]
+        _save_json(path, cache)
+    return float(cache[key])
 
 
 def train_zoo(args: argparse.Namespace, data: TrainData) -> list[dict[str, Any]]:
     """The hand-designed nets under the same proxy and per-trial budget as the candidates."""
-    ev = DeviceEvaluator(load_device(DEVICE), get_protocol(args.proxy), data, CACHE / "zoo",
-                         threads=args.threads, measure_memory=False)
-    done = _load_json(CACHE / "zoo.json")
+    ev = DeviceEvaluator(load_device(DEVICE), get_protocol(args.proxy), data,
+                         args.cache_dir / "zoo", threads=args.threads, measure_memory=False)
+    done = _load_json(args.cache_dir / "zoo.json")
     out = []
     for name in ZOO_NETS:
         spec = zoo_spec(name, args.scale)
@@ -183,7 +185,7 @@ def train_zoo(args: argparse.Namespace, data: TrainData) -> list[dict[str, Any]]
             done[key] = {"name": name, "key": key, "spec": json.dumps(spec.to_dict()),
                          "psnr_y_db": float(outcome.psnr_y_db), "macs": float(counts.macs),
                          "params": int(counts.params), "wall_s": time.perf_counter() - t0}
-            _save_json(CACHE / "zoo.json", done)
+            _save_json(args.cache_dir / "zoo.json", done)
         out.append(done[key])
     return out
 
@@ -199,9 +201,9 @@ def _save_json(path: Path, data: dict) -> None:
     tmp.replace(path)
 
 
-def add_latency(points: list[dict[str, Any]], cache: dict[str, float]) -> None:
+def add_latency(points: list[dict[str, Any]], path: Path) -> None:
     for p in points:
-        p["latency_ms"] = host_latency_ms(NetSpec.from_dict(json.loads(p["spec"])), cache)
+        p["latency_ms"] = host_latency_ms(NetSpec.from_dict(json.loads(p["spec"])), path)
 
 
 def reference_point(groups: list[list[dict[str, Any]]], cost: str) -> list[float]:
@@ -302,12 +304,11 @@ def main() -> None:
                     "random)")
     args = ap.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    global CACHE
     space_at(args.space, args.scale)  # fails early on a bad space or scale
     # runs under another proxy than the demo one are kept apart (cache and result files)
     tag = "" if args.proxy == "demo" else f"-{args.proxy}"
-    CACHE = CACHE_ROOT / f"{args.space}-x{args.scale}{tag}"
-    CACHE.mkdir(parents=True, exist_ok=True)
+    args.cache_dir = CACHE_ROOT / f"{args.space}-x{args.scale}{tag}"
+    args.cache_dir.mkdir(parents=True, exist_ok=True)
     results = RESULTS / f"search_quality_{args.space}{tag.replace('-', '_')}"
     data = TrainData.for_protocol(get_protocol(args.proxy))
     parts = ["part1", "part2", "part3"] if args.part == "all" else [args.part]
@@ -321,7 +322,7 @@ def main() -> None:
                        "macs_input_hw": list(load_device(DEVICE).input_hw),
                        "latency": f"eager, 1 thread, cpu clock, median of {LATENCY_RUNS} after "
                        f"{LATENCY_WARMUP} warm-up runs"}
-    lat_cache = {k: float(v) for k, v in _load_json(CACHE / "latency.json").items()}
+    lat_cache = args.cache_dir / "latency.json"
     # part 1's TPE runs are the found models of part 2 and the unpruned runs of part 3
     needed = {"part1": [("tpe", "full"), ("random", "full")], "part2": [("tpe", "full")],
               "part3": [(sampler, m) for sampler in args.samplers
