@@ -52,6 +52,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -802,13 +803,10 @@ def issue8_main(argv: list[str]) -> int:
             "command": " ".join(["benchmarks/proxy_fidelity.py", "issue8", *argv]),
         },
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps(_clean(report), indent=2) + "\n")
-    out.with_suffix(".md").write_text(render_issue8(report))
+    wrote = write_report(Path(args.out), report, render_issue8)
     print(
         f"best {report['strategy']}: tau {_fmt(report['kendall_tau'])} (params-only "
-        f"{_fmt(params_tau)}); wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}"
+        f"{_fmt(params_tau)}); wrote {wrote}"
     )
     return 0
 
@@ -1028,16 +1026,20 @@ def main(argv: list[str] | None = None) -> int:
             "command": " ".join(["benchmarks/proxy_fidelity.py", *(argv or sys.argv[1:])]),
         },
     }
-    out = Path(args.out)
+    wrote = write_report(Path(args.out), report, render_markdown)
+    tau, p_tau = _fmt(report["kendall_tau"]), _fmt(report["params_only_tau"])
+    print(f"Kendall tau {tau} (params-only {p_tau}); wrote {wrote}")
+    return 0
+
+
+def write_report(
+    out: Path, report: dict[str, Any], render: Callable[[dict[str, Any]], str]
+) -> str:
+    """``out``.json (NaN as null) and ``out``.md (rendered from the report); says what it wrote."""
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(_clean(report), indent=2) + "\n")
-    out.with_suffix(".md").write_text(render_markdown(report))
-    tau, p_tau = _fmt(report["kendall_tau"]), _fmt(report["params_only_tau"])
-    print(
-        f"Kendall tau {tau} (params-only {p_tau})"
-        f"; wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}"
-    )
-    return 0
+    out.with_suffix(".md").write_text(render(report))
+    return f"{out.with_suffix('.json')} and {out.with_suffix('.md')}"
 
 
 def _clean(x: Any) -> Any:

@@ -153,7 +153,8 @@ def paired_tau_bootstrap(
         "diff_ci95": [float(np.percentile(d, 2.5)), float(np.percentile(d, 97.5))],
         "p_a_better": float(np.mean(d > 0)),
         "n_items": n,
-        "n_boot": int(ok.sum()),
+        "n_boot": n_boot,
+        "n_valid_draws": int(ok.sum()),  # a draw of one repeated item has no pair
     }
 
 
