@@ -90,6 +90,37 @@ def section_search_quality(space: str, headline: list[list[str]]) -> list[str]:
             "alone; part 2 and 3 reuse part 1's searches).", "", body.strip(), ""]
 
 
+def section_pruning_replayed(space: str, proxy: str, headline: list[list[str]]) -> list[str]:
+    """Part 3 under a longer proxy: unpruned random searches, every pruner setting replayed on
+    them (exact for the random sampler: search.pruner.replay, checked against live runs on the
+    demo proxy)."""
+    title = f"## Part 3 at `{proxy}` scale: the pruner replayed on unpruned random searches"
+    data = load(f"search_quality_{space}_{proxy}.json")
+    if data is None:
+        return [title, "", *not_run(f"{PY} benchmarks/search_quality.py part3 --proxy {proxy} "
+                                    "--samplers random --prune-modes")]
+    settings = (data.get("part3_replay") or {}).get("settings") or {}
+    default = next((v for k, v in settings.items() if k.startswith("default")), None)
+    if default:
+        runs = sorted(default, key=lambda n: data["runs"][n]["seed"])
+        ok = [default[n]["compute_saved"] >= 0.4 and default[n]["hv_ratio_macs"] >= 0.98
+              for n in runs]
+        per_seed = "; ".join(f"{100 * default[n]['compute_saved']:.0f}% at "
+                             f"{default[n]['hv_ratio_macs']:.3f}" for n in runs)
+        headline.append([f"3e. pruning, same proposals, `{proxy}` proxy (replayed)",
+                         f"compute saved at HV ratio, per seed: {per_seed} ({sum(ok)} of "
+                         f"{len(ok)} seeds meet the goal)", ">= 40% at HV >= 0.98",
+                         met(all(ok))])
+    md_text = (RESULTS / f"search_quality_{space}_{proxy}.md").read_text()
+    part3 = md_text.split("\n## Part 3", 1)
+    body = ("### Part 3" + part3[1]) if len(part3) == 2 else md_text
+    cmds = "; then ".join(f"`{PY} {c}`" for c in data["settings"].get("commands", []))
+    st = data["settings"]
+    return [title, "", f"Space `{st['space']}` at x{st['scale']}, proxy `{proxy}`, "
+            f"{st['trials']} trained candidates per search, seeds {st['seeds']}. Commands: "
+            f"{cmds}.", "", body.strip(), ""]
+
+
 def section_fidelity(headline: list[list[str]]) -> list[str]:
     out = ["## Part 4: proxy fidelity and latency-table accuracy", ""]
     i4 = load("proxy_fidelity_issue4.json")
@@ -222,6 +253,7 @@ def section_overheads(headline: list[list[str]]) -> list[str]:
 def main() -> None:
     headline: list[list[str]] = []
     body = section_search_quality("rfdb", headline)
+    body += section_pruning_replayed("rfdb", "quick", headline)
     body += section_fidelity(headline)
     body += section_overheads(headline)
     table = ["| part | measured | goal | |", "|---|---|---|---|"]

@@ -27,8 +27,10 @@ def make_docs(tmp_path, monkeypatch):
 def test_missing_results_are_reported_as_not_run(make_docs) -> None:
     make_docs.main()
     doc = make_docs.DOC.read_text()
-    # search quality, two proxy fidelities, latency table, overheads, counters
-    assert doc.count("Not run yet:") == 6
+    # search quality, pruning at quick scale, two proxy fidelities, latency table, overheads,
+    # counters
+    assert doc.count("Not run yet:") == 7
+    assert "search_quality.py part3 --proxy quick --samplers random --prune-modes" in doc
     assert "benchmarks/search_quality.py all --space rfdb" in doc
     assert "**met**" not in doc and "**missed**" not in doc
 
@@ -82,3 +84,27 @@ def test_pruning_rows_are_judged_per_sampler_and_variant(make_docs) -> None:
     tpe = rows["| 3. pruning, TPE (the proxy's checkpoint scores)"]
     assert "**missed**" in tpe and "(1 of 2 seeds meet the goal)" in tpe
     assert "**met**" in rows["| 3c. pruning, same proposals (random sampler)"]
+
+
+def test_replayed_pruning_at_a_longer_proxy_is_judged_per_seed(make_docs) -> None:
+    runs = {"random-full-0": {"seed": 0}, "random-full-1": {"seed": 1}}
+    replay = {"settings": {
+        "default: rungs 50/100/150, eta 3": {
+            "random-full-1": {"compute_saved": 0.45, "hv_ratio_macs": 0.97},
+            "random-full-0": {"compute_saved": 0.50, "hv_ratio_macs": 0.99}},
+        "rungs 50/100/150, eta 2": {
+            "random-full-0": {"compute_saved": 0.2, "hv_ratio_macs": 1.0},
+            "random-full-1": {"compute_saved": 0.2, "hv_ratio_macs": 1.0}}}}
+    data = {"settings": {"space": "rfdb", "scale": 2, "trials": 40, "seeds": [0, 1],
+                         "commands": ["benchmarks/search_quality.py part3 --proxy quick"]},
+            "runs": runs, "part3_replay": replay}
+    (make_docs.RESULTS / "search_quality_rfdb_quick.json").write_text(json.dumps(data))
+    (make_docs.RESULTS / "search_quality_rfdb_quick.md").write_text(
+        "# title\nintro\n## Part 3: the same search\nreplay table\n")
+    make_docs.main()
+    doc = make_docs.DOC.read_text()
+    row = next(line for line in doc.splitlines() if line.startswith("| 3e."))
+    # per seed in seed order, the default setting only; seed 1 loses 3% of the hypervolume
+    assert "50% at 0.990; 45% at 0.970 (1 of 2 seeds meet the goal)" in row
+    assert "**missed**" in row
+    assert "### Part 3: the same search\nreplay table" in doc
