@@ -190,6 +190,54 @@ def train_zoo(args: argparse.Namespace, data: TrainData) -> list[dict[str, Any]]
     return out
 
 
+#: the study seed of the second training of part 3's reseed check: key_seed(key, RESEED + seed)
+RESEED = 1000
+
+
+def reseed_run(args: argparse.Namespace, run: dict[str, Any], data: TrainData) -> dict[str, float]:
+    """Retrain every complete net of an unpruned run with another training seed (same proposals,
+    same proxy): key -> final PSNR, kept in the cache folder (resumable, one file per run)."""
+    path = args.cache_dir / f"reseed-{run['name']}.json"
+    done = {k: float(v) for k, v in _load_json(path).items()}
+    ev = DeviceEvaluator(load_device(DEVICE), get_protocol(args.proxy), data,
+                         args.cache_dir / f"reseed-{run['name']}", threads=args.threads,
+                         measure_memory=False)
+    for p in run["points"]:
+        if p["key"] in done:
+            continue
+        spec = NetSpec.from_dict(json.loads(p["spec"]))
+        outcome = ev.train(spec, seed=key_seed(p["key"], RESEED + int(run["seed"])),
+                           report=lambda step, psnr: False)
+        if outcome.status != "complete":
+            raise SystemExit(f"reseed {run['name']}: {p['key']} ended {outcome.status}")
+        done[p["key"]] = float(outcome.psnr_y_db)
+        _save_json(path, done)
+    return done
+
+
+def reseed_rows(cache_dir: Path, runs: dict[str, dict], ref: list[float]) -> dict[str, Any]:
+    """How far training noise alone moves a front: HV of the same proposals' reseeded finals
+    over HV of the run's own, and how the two finals rank each other, per reseeded run."""
+    rows = {}
+    for name, r in runs.items():
+        path = cache_dir / f"reseed-{name}.json"
+        if r["pruner"] or not path.exists():
+            continue
+        again = _load_json(path)
+        if any(p["key"] not in again for p in r["points"]):
+            continue  # still running
+        other = [dict(p, psnr_y_db=float(again[p["key"]])) for p in r["points"]]
+        diff = [float(again[p["key"]]) - p["psnr_y_db"] for p in r["points"]]
+        rows[name] = {"hv_ratio_macs": hv(other, "macs", ref) / hv(r["points"], "macs", ref),
+                      "kendall_tau_finals": kendall_tau([p["psnr_y_db"] for p in r["points"]],
+                                                        [p["psnr_y_db"] for p in other]),
+                      "mean_abs_diff_db": float(np.mean(np.abs(diff))),
+                      "front_kept": len({p["key"] for p in front(r["points"], "macs")}
+                                        & {p["key"] for p in front(other, "macs")}),
+                      "front_size": len(front(r["points"], "macs"))}
+    return rows
+
+
 def _load_json(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
@@ -302,6 +350,9 @@ def main() -> None:
                     help="part 3's live pruned variants; none (the bare flag): only the unpruned "
                     "runs, with every pruner setting replayed on them (exact for --samplers "
                     "random)")
+    ap.add_argument("--reseed", action="store_true",
+                    help="part 3: also retrain the unpruned random runs' nets with a second "
+                    "training seed (how much training noise alone moves the hypervolume)")
     args = ap.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space_at(args.space, args.scale)  # fails early on a bad space or scale
@@ -337,6 +388,11 @@ def main() -> None:
                     add_latency(runs[name]["points"], lat_cache)
                     print(json.dumps({k: v for k, v in runs[name].items() if k != "points"}),
                           flush=True)
+        if part == "part3" and args.reseed:
+            for seed in args.seeds:
+                name = run_name("random", "full", seed)
+                if name in runs:
+                    reseed_run(args, runs[name], data)
         zoo = None
         if part == "part2":
             zoo = train_zoo(args, data)
@@ -355,6 +411,8 @@ def main() -> None:
     out["settings"]["seeds"] = seeds
     out["settings"]["figure_stem"] = f"{args.space}{tag.replace('-', '_')}"
     summarise(out, seeds, out["settings"]["figure_stem"])
+    out["part3_reseed"] = reseed_rows(args.cache_dir, out["runs"],
+                                      out["reference_points"]["macs"])
     results.with_suffix(".json").write_text(json.dumps(out, indent=1) + "\n")
     md = render(out)
     results.with_suffix(".md").write_text(md)
@@ -595,6 +653,19 @@ def render(out: dict[str, Any]) -> str:
                 md.append(f"| {label} | " + " | ".join(
                     f"{100 * per_run[n]['compute_saved']:.0f}% / {per_run[n]['hv_ratio_macs']:.3f}"
                     for n in names) + f" | {ok} of {len(names)} |")
+        reseed = out.get("part3_reseed") or {}
+        if reseed:
+            md += ["", "Training noise alone: the same proposals retrained with a second "
+                   f"training seed (`--reseed`: seed key_seed(key, {RESEED} + search seed)), "
+                   "then the hypervolume of the second training's finals over the first's, the "
+                   "Kendall tau between the two trainings' finals, their mean absolute "
+                   "difference, and how many nets of the first front are on the second:", "",
+                   "| run | HV ratio (second / first training) | Kendall tau, finals | "
+                   "mean abs diff dB | front nets kept |", "|---|---|---|---|---|"]
+            for name, v in reseed.items():
+                md.append(f"| {name} | {v['hv_ratio_macs']:.3f} | "
+                          f"{v['kendall_tau_finals']:.2f} | {v['mean_abs_diff_db']:.3f} | "
+                          f"{v['front_kept']} of {v['front_size']} |")
         md += ["", "Compute = training steps run (what the goal counts); train+eval s saved is "
                "the wall-clock share, checkpoint evaluation included, measured on a shared "
                "2-core host (noisier; `prunefull`'s full-image checkpoints cost more than the "
