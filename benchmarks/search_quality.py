@@ -635,7 +635,7 @@ def render(out: dict[str, Any]) -> str:
                 md.append(f"| {name} | " + " | ".join(f"{v.get(str(k), float('nan')):.2f}"
                                                     for k in steps) + " |")
         if rep.get("settings"):
-            names = list(next(iter(rep["settings"].values())))
+            names = sorted(next(iter(rep["settings"].values())))
             live = rep.get("live_check", {})
             md += ["", "Other pruner settings, replayed offline on each unpruned run "
                    "(`search.pruner.replay`: each trial decided against the earlier ones, as "
@@ -671,8 +671,10 @@ def render(out: dict[str, Any]) -> str:
                "2-core host (noisier; `prunefull`'s full-image checkpoints cost more than the "
                "crops of the run it is compared with). Goal: >= 40% less compute at a "
                "hypervolume within 2% (ratio >= 0.98).",
-               f"Wall time of part 3 (the pruned runs): {wall.get('part3', float('nan')):.0f} s.",
-               ""]
+               f"Wall time of part 3 (the pruned runs): {wall.get('part3', float('nan')):.0f} s."
+               if out.get("part3") else "Wall time of the unpruned runs replayed here: "
+               + ", ".join(f"{n} {r['wall_s']:.0f} s" for n, r in sorted(out["runs"].items())
+                           if not r["pruner"]) + ".", ""]
     return "\n".join(md)
 
 
