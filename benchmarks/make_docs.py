@@ -78,6 +78,14 @@ def section_search_quality(space: str, headline: list[list[str]]) -> list[str]:
         headline.append([label, f"compute saved at HV ratio, per seed: {per_seed} "
                          f"({sum(ok)} of {len(rows)} seeds meet the goal)",
                          ">= 40% at HV >= 0.98", met(all(ok))])
+    reseed = data.get("part3_reseed") or {}
+    if reseed:  # no goal of its own: the scale against which rows 3-3d's HV ratios are read
+        hvs = [v["hv_ratio_macs"] for v in reseed.values()]
+        taus = [v["kendall_tau_finals"] for v in reseed.values()]
+        headline.append(["3f. training noise alone (same proposals, second training seed)",
+                         f"HV ratio {min(hvs):.3f}-{max(hvs):.3f}, Kendall tau between the two "
+                         f"trainings' finals {min(taus):.2f}-{max(taus):.2f} ({len(hvs)} runs)",
+                         "none: the noise floor for rows 3-3d", met(None)])
     runs = [r for r in data["runs"].values() if "overhead_share" in r]
     if runs:
         shares = [r["overhead_share"] for r in runs]

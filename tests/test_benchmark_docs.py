@@ -81,6 +81,7 @@ def test_pruning_rows_are_judged_per_sampler_and_variant(make_docs) -> None:
             if line.startswith("| 3")}
     assert set(rows) == {"| 3. pruning, TPE (the proxy's checkpoint scores)",
                          "| 3c. pruning, same proposals (random sampler)"}
+    assert not any(k.startswith("| 3f") for k in rows)  # no reseed runs: no noise-floor row
     tpe = rows["| 3. pruning, TPE (the proxy's checkpoint scores)"]
     assert "**missed**" in tpe and "(1 of 2 seeds meet the goal)" in tpe
     assert "**met**" in rows["| 3c. pruning, same proposals (random sampler)"]
@@ -108,3 +109,17 @@ def test_replayed_pruning_at_a_longer_proxy_is_judged_per_seed(make_docs) -> Non
     assert "50% at 0.990; 45% at 0.970 (1 of 2 seeds meet the goal)" in row
     assert "**missed**" in row
     assert "### Part 3: the same search\nreplay table" in doc
+
+
+def test_the_noise_floor_row_has_no_verdict(make_docs) -> None:
+    reseed = {"random-full-0": {"hv_ratio_macs": 0.91, "kendall_tau_finals": 0.24},
+              "random-full-1": {"hv_ratio_macs": 0.95, "kendall_tau_finals": 0.31}}
+    data = {"settings": {"scale": 2, "trials": 40, "seeds": [0, 1]}, "runs": {},
+            "part3_reseed": reseed}
+    (make_docs.RESULTS / "search_quality_rfdb.json").write_text(json.dumps(data))
+    (make_docs.RESULTS / "search_quality_rfdb.md").write_text("# title\nbody\n")
+    make_docs.main()
+    row = next(line for line in make_docs.DOC.read_text().splitlines()
+               if line.startswith("| 3f."))
+    assert "HV ratio 0.910-0.950" in row and "0.24-0.31 (2 runs)" in row
+    assert row.endswith("| n/a |")
