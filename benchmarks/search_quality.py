@@ -400,6 +400,13 @@ def main() -> None:
         if zoo is not None:
             out["zoo"] = zoo
     out.setdefault("runs", {}).update(runs)
+    # another process may have written the file since it was read (two part-3 commands run side
+    # by side on other seeds): keep its runs and commands too
+    latest = _load_json(results.with_suffix(".json"))
+    for name, r in (latest.get("runs") or {}).items():
+        out["runs"].setdefault(name, r)
+    cmds = out["settings"]["commands"]
+    cmds[:0] = [c for c in (latest.get("settings") or {}).get("commands", []) if c not in cmds]
     # wall time of each part on this machine: its own searches (summed over resumed sessions)
     # and, for part 2, the zoo nets' training
     w = {n: r["wall_s"] for n, r in out["runs"].items()}
