@@ -354,6 +354,8 @@ class RaySearch:
     minutes: float | None = None
     seed: int = 0
     prune: bool = True
+    #: the pruner's rungs (training steps); None: ParetoSuccessiveHalving.for_steps
+    prune_rungs: tuple[int, ...] | None = None
     progress: bool = True
     worker_trainer: Any = None
     stale_grace_s: float = 600.0
@@ -469,7 +471,8 @@ class RaySearch:
         every = int(self.evaluator.checkpoint_every or 0)
         if not self.prune or total <= 0 or every <= 0:
             return FIFOScheduler()
-        rungs = ParetoSuccessiveHalving.for_steps(total, every, eta=REDUCTION_FACTOR).rungs
+        rungs = self.prune_rungs or ParetoSuccessiveHalving.for_steps(
+            total, every, eta=REDUCTION_FACTOR).rungs
         if not rungs:
             return FIFOScheduler()
         if not self.multi_objective:

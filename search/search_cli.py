@@ -49,6 +49,27 @@ def proxy_with_steps(protocol: Any, steps: int | None) -> Any:
                    warmup_steps=min(protocol.warmup_steps, steps // 5))
 
 
+def pruner_rungs(text: str | None, total_steps: int | None,
+                 checkpoint_every: int | None) -> tuple[int, ...] | None:
+    """``--prune-rungs 100,150`` -> (100, 150): training steps where the pruner decides. Each
+    must be a checkpoint step of the proxy below its last step (elsewhere no score is recorded,
+    and the pruner would silently never decide there)."""
+    if text is None:
+        return None
+    if not total_steps or not checkpoint_every:
+        raise UserError("--prune-rungs needs a proxy with a step budget (checkpoints at fixed "
+                        "steps)")
+    try:
+        steps = sorted({int(x) for x in text.split(",") if x.strip()})
+    except ValueError:
+        raise UserError(f"--prune-rungs takes training steps like 100,150; got {text!r}") from None
+    bad = [x for x in steps if x <= 0 or x >= total_steps or x % checkpoint_every]
+    if not steps or bad:
+        raise UserError(f"--prune-rungs {text!r}: rungs must be multiples of {checkpoint_every} "
+                        f"(the proxy's checkpoint interval) below its {total_steps} steps")
+    return tuple(steps)
+
+
 def default_storage(study: str) -> str:
     return f"journal:///{DEFAULT_RUNS / study / 'study.log'}"
 
@@ -89,6 +110,9 @@ def _run_search(args: argparse.Namespace) -> int:
     data = TrainData.for_protocol(protocol, args.data)
     evaluator = DeviceEvaluator(device, protocol, data, run_dir, train_device=args.train_device,
                                 threads=args.threads)
+    rungs = pruner_rungs(args.prune_rungs, evaluator.total_steps, evaluator.checkpoint_every)
+    if rungs and not args.prune:
+        raise UserError("--prune-rungs sets the pruner's rungs: drop --no-prune")
     if ray_options is not None:  # a measured device: one latency table, measured before Ray
         from search.ray_backend import with_latency_table
 
@@ -102,14 +126,17 @@ def _run_search(args: argparse.Namespace) -> int:
         "space_version": space.version_hash(), "sampler": args.sampler, "proxy": protocol.name,
         "seed": args.seed, "scale": list(space.scale), "data": data.source,
         "input_hw": list(device.input_hw), "latency_method": evaluator.device.latency.method,
-        "pruner": "pareto-sh" if args.prune else "none",
+        "pruner": ("pareto-sh" + (f" rungs {'/'.join(map(str, rungs))}" if rungs else "")
+                   if args.prune else "none"),
     }
     study = open_study(storage, study_name, directions=[d for _, d in objectives],
                        settings=settings, sampler=sampler)
     if args.seed_zoo and not study.get_trials(deepcopy=False):
         _enqueue_zoo(study, space, budgets, evaluator)
-    pruner = (ParetoSuccessiveHalving.for_steps(evaluator.total_steps, evaluator.checkpoint_every)
-              if args.prune and evaluator.total_steps else None)
+    pruner = None
+    if args.prune and evaluator.total_steps:
+        pruner = (ParetoSuccessiveHalving(rungs) if rungs else ParetoSuccessiveHalving.for_steps(
+            evaluator.total_steps, evaluator.checkpoint_every))
     trials = args.trials if args.trials is not None else (10**9 if args.minutes else 20)
     if ray_options is None:
         run = SearchRun(study, space, budgets, evaluator, objectives, trials=trials,
@@ -121,6 +148,7 @@ def _run_search(args: argparse.Namespace) -> int:
         run = RaySearch(study, space, budgets, evaluator, objectives, trials=trials,
                         ray_dir=ray_dir_for(run_dir, study_name), options=ray_options,
                         minutes=args.minutes, seed=args.seed, prune=args.prune,
+                        prune_rungs=rungs,
                         progress=not args.quiet)
     run.run()
     if ray_options is not None and not args.quiet:
@@ -214,6 +242,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, help="torch threads for training")
     p.add_argument("--prune", action=argparse.BooleanOptionalAction, default=True,
                    help="Pareto-aware successive halving (default on)")
+    p.add_argument("--prune-rungs", metavar="STEPS",
+                   help="training steps where the pruner decides, e.g. 100,150 (default: 1/2, "
+                   "1/4, ... of the proxy's steps, on its checkpoints; fewer or later rungs "
+                   "save less and keep more of the front)")
     p.add_argument("--seed-zoo", action="store_true",
                    help="enqueue the zoo's reference nets that the space can express and that "
                    "fit the budget")

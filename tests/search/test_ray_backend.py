@@ -449,3 +449,27 @@ def test_ray_trials_that_all_fail_end_in_one_line_and_are_recorded(tmp_path: Pat
     failed = [t for t in study.get_trials() if status_of(t) == "failed"]
     assert len(failed) == 2
     assert all("out of memory" in t.user_attrs["failure"] for t in failed)
+
+
+def test_the_ray_schedulers_take_the_rungs_given() -> None:
+    """--prune-rungs reaches Ray: the Pareto scheduler decides at those steps, ASHA starts there."""
+    _need_ray()
+    from types import SimpleNamespace
+
+    from search.pruner import ParetoSuccessiveHalving
+    from search.ray_backend import RaySearch
+
+    made = {}
+    classes = SimpleNamespace(ParetoScheduler=lambda driver, p: made.setdefault("pareto", p))
+    ev = SimpleNamespace(total_steps=300, checkpoint_every=50)
+    for rungs, expect in ((None, ParetoSuccessiveHalving.for_steps(300, 50).rungs),
+                          ((100, 150), (100, 150))):
+        made.clear()
+        driver = SimpleNamespace(evaluator=ev, prune=True, prune_rungs=rungs,
+                                 multi_objective=True)
+        RaySearch._scheduler(driver, classes)
+        assert made["pareto"].rungs == expect
+        single = RaySearch._scheduler(SimpleNamespace(**{**vars(driver),
+                                                         "multi_objective": False}), classes)
+        # ASHA (one objective) has no rung list: its first milestone is the first rung given
+        assert min(step for step, _ in single._brackets[0]._rungs) == expect[0]
