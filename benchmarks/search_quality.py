@@ -228,13 +228,13 @@ def reseed_rows(cache_dir: Path, runs: dict[str, dict], ref: list[float]) -> dic
             continue  # still running
         other = [dict(p, psnr_y_db=float(again[p["key"]])) for p in r["points"]]
         diff = [float(again[p["key"]]) - p["psnr_y_db"] for p in r["points"]]
+        first = {p["key"] for p in front(r["points"], "macs")}
         rows[name] = {"hv_ratio_macs": hv(other, "macs", ref) / hv(r["points"], "macs", ref),
                       "kendall_tau_finals": kendall_tau([p["psnr_y_db"] for p in r["points"]],
                                                         [p["psnr_y_db"] for p in other]),
                       "mean_abs_diff_db": float(np.mean(np.abs(diff))),
-                      "front_kept": len({p["key"] for p in front(r["points"], "macs")}
-                                        & {p["key"] for p in front(other, "macs")}),
-                      "front_size": len(front(r["points"], "macs"))}
+                      "front_kept": len(first & {p["key"] for p in front(other, "macs")}),
+                      "front_size": len(first)}
     return rows
 
 
@@ -605,9 +605,16 @@ def render(out: dict[str, Any]) -> str:
                f"`docs/benchmarks/{s.get('figure_stem', s['space'])}_part2.png`.",
                f"Wall time of part 2 (zoo training; the searches are part 1's): "
                f"{wall.get('part2', float('nan')):.0f} s.", ""]
-    rep = out.get("part3_replay") or {}
-    if out.get("part3") or rep.get("settings"):
-        md += ["## Part 3: the same search with the Pareto-aware pruner", ""]
+    if out.get("part3") or (out.get("part3_replay") or {}).get("settings"):
+        md += _render_part3(out)
+    return "\n".join(md)
+
+
+def _render_part3(out: dict[str, Any]) -> list[str]:
+    """Live pruned runs (where there are), checkpoint rank agreement, replayed settings, the
+    training-noise floor."""
+    wall, rep = out.get("part_wall_s", {}), out.get("part3_replay") or {}
+    md = ["## Part 3: the same search with the Pareto-aware pruner", ""]
     if out.get("part3"):
         md += ["Variants: " + "; ".join(f"`{k}`: {v}" for k, v in PRUNE_MODES.items()) + ". "
                "Samplers: `tpe` (live: once a trial is pruned, TPE proposes differently, so "
@@ -629,60 +636,59 @@ def render(out: dict[str, Any]) -> str:
                       f"{r.get('hv_log_ratio_macs', float('nan')):.3f} | "
                       f"{r['pruned']} / {r['trained']} | {r['wall_full_s']:.0f} / "
                       f"{r['wall_pruned_s']:.0f} |")
-    if out.get("part3") or rep.get("settings"):
-        agree = out.get("rung_rank_agreement") or {}
-        if agree:
-            steps = sorted({int(k) for v in agree.values() for k in v})
-            md += ["", "Why: Kendall tau between each checkpoint's score (what the pruner reads: "
-                   "the proxy's intermediate evaluation) and the final score, over the complete "
-                   "trials of each unpruned search:", "",
-                   "| run | " + " | ".join(f"step {k}" for k in steps) + " |",
-                   "|---|" + "---|" * len(steps)]
-            for name, v in agree.items():
-                md.append(f"| {name} | " + " | ".join(f"{v.get(str(k), float('nan')):.2f}"
-                                                    for k in steps) + " |")
-        if rep.get("settings"):
-            names = sorted(next(iter(rep["settings"].values())))
-            live = rep.get("live_check", {})
-            md += ["", "Other pruner settings, replayed offline on each unpruned run "
-                   "(`search.pruner.replay`: each trial decided against the earlier ones, as "
-                   "the loop does; exact for the random runs"
-                   + (", where the replay of the default matches the live pruned run: "
-                      + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in live.items())
-                      if live else "; no live pruned run here to check it against") + "). "
-                   "Each cell: compute saved / HV ratio; the last column counts the runs "
-                   "meeting the goal.", "",
-                   "| setting | " + " | ".join(names) + " | meet |",
-                   "|---|" + "---|" * (len(names) + 1)]
-            for label, per_run in rep["settings"].items():
-                ok = sum(v["compute_saved"] >= 0.4 and v["hv_ratio_macs"] >= 0.98
-                         for v in per_run.values())
-                md.append(f"| {label} | " + " | ".join(
-                    f"{100 * per_run[n]['compute_saved']:.0f}% / {per_run[n]['hv_ratio_macs']:.3f}"
-                    for n in names) + f" | {ok} of {len(names)} |")
-        reseed = out.get("part3_reseed") or {}
-        if reseed:
-            md += ["", "Training noise alone: the same proposals retrained with a second "
-                   f"training seed (`--reseed`: seed key_seed(key, {RESEED} + search seed)), "
-                   "then the hypervolume of the second training's finals over the first's, the "
-                   "Kendall tau between the two trainings' finals, their mean absolute "
-                   "difference, and how many nets of the first front are on the second:", "",
-                   "| run | HV ratio (second / first training) | Kendall tau, finals | "
-                   "mean abs diff dB | front nets kept |", "|---|---|---|---|---|"]
-            for name, v in reseed.items():
-                md.append(f"| {name} | {v['hv_ratio_macs']:.3f} | "
-                          f"{v['kendall_tau_finals']:.2f} | {v['mean_abs_diff_db']:.3f} | "
-                          f"{v['front_kept']} of {v['front_size']} |")
-        md += ["", "Compute = training steps run (what the goal counts); train+eval s saved is "
-               "the wall-clock share, checkpoint evaluation included, measured on a shared "
-               "2-core host (noisier; `prunefull`'s full-image checkpoints cost more than the "
-               "crops of the run it is compared with). Goal: >= 40% less compute at a "
-               "hypervolume within 2% (ratio >= 0.98).",
-               f"Wall time of part 3 (the pruned runs): {wall.get('part3', float('nan')):.0f} s."
-               if out.get("part3") else "Wall time of the unpruned runs replayed here: "
-               + ", ".join(f"{n} {r['wall_s']:.0f} s" for n, r in sorted(out["runs"].items())
-                           if not r["pruner"]) + ".", ""]
-    return "\n".join(md)
+    agree = out.get("rung_rank_agreement") or {}
+    if agree:
+        steps = sorted({int(k) for v in agree.values() for k in v})
+        md += ["", "Why: Kendall tau between each checkpoint's score (what the pruner reads: "
+               "the proxy's intermediate evaluation) and the final score, over the complete "
+               "trials of each unpruned search:", "",
+               "| run | " + " | ".join(f"step {k}" for k in steps) + " |",
+               "|---|" + "---|" * len(steps)]
+        for name, v in agree.items():
+            md.append(f"| {name} | " + " | ".join(f"{v.get(str(k), float('nan')):.2f}"
+                                                for k in steps) + " |")
+    if rep.get("settings"):
+        names = sorted(next(iter(rep["settings"].values())))
+        live = rep.get("live_check", {})
+        md += ["", "Other pruner settings, replayed offline on each unpruned run "
+               "(`search.pruner.replay`: each trial decided against the earlier ones, as "
+               "the loop does; exact for the random runs"
+               + (", where the replay of the default matches the live pruned run: "
+                  + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in live.items())
+                  if live else "; no live pruned run here to check it against") + "). "
+               "Each cell: compute saved / HV ratio; the last column counts the runs "
+               "meeting the goal.", "",
+               "| setting | " + " | ".join(names) + " | meet |",
+               "|---|" + "---|" * (len(names) + 1)]
+        for label, per_run in rep["settings"].items():
+            ok = sum(v["compute_saved"] >= 0.4 and v["hv_ratio_macs"] >= 0.98
+                     for v in per_run.values())
+            md.append(f"| {label} | " + " | ".join(
+                f"{100 * per_run[n]['compute_saved']:.0f}% / {per_run[n]['hv_ratio_macs']:.3f}"
+                for n in names) + f" | {ok} of {len(names)} |")
+    reseed = out.get("part3_reseed") or {}
+    if reseed:
+        md += ["", "Training noise alone: the same proposals retrained with a second "
+               f"training seed (`--reseed`: seed key_seed(key, {RESEED} + search seed)), "
+               "then the hypervolume of the second training's finals over the first's, the "
+               "Kendall tau between the two trainings' finals, their mean absolute "
+               "difference, and how many nets of the first front are on the second:", "",
+               "| run | HV ratio (second / first training) | Kendall tau, finals | "
+               "mean abs diff dB | front nets kept |", "|---|---|---|---|---|"]
+        for name, v in reseed.items():
+            md.append(f"| {name} | {v['hv_ratio_macs']:.3f} | "
+                      f"{v['kendall_tau_finals']:.2f} | {v['mean_abs_diff_db']:.3f} | "
+                      f"{v['front_kept']} of {v['front_size']} |")
+    md += ["", "Compute = training steps run (what the goal counts); train+eval s saved is "
+           "the wall-clock share, checkpoint evaluation included, measured on a shared "
+           "2-core host (noisier; `prunefull`'s full-image checkpoints cost more than the "
+           "crops of the run it is compared with). Goal: >= 40% less compute at a "
+           "hypervolume within 2% (ratio >= 0.98).",
+           f"Wall time of part 3 (the pruned runs): {wall.get('part3', float('nan')):.0f} s."
+           if out.get("part3") else "Wall time of the unpruned runs replayed here: "
+           + ", ".join(f"{n} {r['wall_s']:.0f} s" for n, r in sorted(out["runs"].items())
+                       if not r["pruner"]) + ".", ""]
+    return md
 
 
 if __name__ == "__main__":
