@@ -194,6 +194,7 @@ def section_fidelity(headline: list[list[str]]) -> list[str]:
                          + f"; best of {i8['n_strategies_compared']} strategies",
                          ">= 0.8 vs a converged reference",
                          met(bool(i8["goal"]["reached"]))])  # tau >= 0.8, all flattened
+    out += section_heldout(headline)
     lt = load("latency_table.json")
     out += ["### Latency table: predicted vs measured on this host", ""]
     if lt is None:
@@ -215,6 +216,57 @@ def section_fidelity(headline: list[list[str]]) -> list[str]:
                          f"+-10% (later session), Spearman {later['spearman_predicted']:.3f}",
                          ">= 95%, >= 0.95", met(later["share_within_10pct"] >= 0.95
                                                 and later["spearman_predicted"] >= 0.95)])
+    return out
+
+
+def section_heldout(headline: list[list[str]]) -> list[str]:
+    """Issue 8 out of sample: the calibration's strategies on nets held out of the pick."""
+    out = ["### Proxy fidelity, issue 8 out of sample: held-out architectures", ""]
+    ho = load("proxy_fidelity_heldout.json")
+    if ho is None:
+        return out + not_run(f"{PY} benchmarks/proxy_heldout.py")
+    st = ho["reference_state"]
+    rows = {r["name"]: r for r in ho["strategies"]}
+    comp = {(c["a"], c["on"]): c for c in ho["comparisons"]}
+
+    def tau(name: str, on: str) -> str:
+        v = (rows.get(name, {}).get(on) or {}).get("kendall_tau")
+        return "-" if v is None else f"{v:.3f}"
+
+    out += [f"The {ho['calibration_n_strategies']} strategies were compared, and "
+            f"`{ho['pick']}` picked, on the {ho['calibration_n_architectures']} nets above. "
+            f"The same strategies, fixed in advance, score {ho['n_heldout']} nets chosen after "
+            f"that pick, against their own reference (same recipe and seed; {st['n_flattened']} "
+            f"of {st['n_architectures']} curves flattened, {st['steps_min']}-{st['steps_max']} "
+            f"steps), and all {ho['n_pooled']} nets pooled.", "",
+            "| strategy | held-out tau | pooled tau |", "|---|---|---|"]
+    out += [f"| {n} | {tau(n, 'heldout')} | {tau(n, 'pooled')} |" for n in rows]
+    out.append("")
+    if comp:
+        out += ["Against params-only (paired bootstrap over the nets; difference in Kendall tau, "
+                "95% interval, share of draws where the strategy ranks better):", ""]
+        out += [f"- `{c['a']}` on {c['on']} ({c['n_items']} nets): {c['diff']:+.3f} "
+                f"[{c['diff_ci95'][0]:+.3f}, {c['diff_ci95'][1]:+.3f}], P {c['p_a_better']:.2f}"
+                f"{'' if c['clearly_above'] else ' (not clearly above)'}"
+                for c in ho["comparisons"]]
+        out.append("")
+    out += [f"Command: `{PY} {ho['context']['command']}` after "
+            f"`{PY} benchmarks/proxy_fidelity.py reference --set heldout`; details "
+            "`benchmarks/results/proxy_fidelity_heldout.md`.", ""]
+    pick = ho["pick"]
+    h_tau = (rows.get(pick, {}).get("heldout") or {}).get("kendall_tau")
+    pooled = comp.get((pick, "pooled"))
+    converged = st["n_flattened"] == st["n_architectures"]
+    if h_tau is not None and pooled is not None:
+        ok = h_tau >= 0.8 and pooled["clearly_above"] and converged
+        headline.append([
+            "4b2. the pick on held-out nets",
+            f"{pick}: Kendall tau {h_tau:.3f} on {ho['n_heldout']} held-out nets (params-only "
+            f"{tau('params-only', 'heldout')}); pooled {ho['n_pooled']}: "
+            f"{pooled['tau_a']:.3f} vs {pooled['tau_b']:.3f}, difference "
+            f"[{pooled['diff_ci95'][0]:+.3f}, {pooled['diff_ci95'][1]:+.3f}]"
+            + ("" if converged else "; held-out reference NOT converged"),
+            ">= 0.8, clearly above params-only", met(ok)])
     return out
 
 

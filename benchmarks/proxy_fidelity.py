@@ -39,6 +39,12 @@ strategy (reference-run prefixes, trained short protocols, power-law extrapolati
 proxies, leave-one-out capacity blends) against whatever the table holds, states its
 convergence, and writes benchmarks/results/proxy_fidelity.{json,md}; trained strategy runs are
 cached like issue 4's (keyed without search/proxies.py, whose protocols enter the key as data).
+
+``reference --set heldout`` builds the same kind of table for ``heldout_architectures`` (8 nets
+chosen after the best strategy was picked on the 13) in proxy_reference_heldout.json, which
+benchmarks/proxy_heldout.py scores the picked strategies against. ``--shard K/N`` trains every
+N-th architecture from the K-th, so N processes (one core each) share one table: each save takes
+in the architectures the others saved.
 """
 
 from __future__ import annotations
@@ -144,6 +150,32 @@ def issue8_architectures(scale: int) -> list[tuple[str, NetSpec]]:
         ),
         ("lrfdb-dcb-gelu-c48x2", _chain("lrfdb", 48, 2, scale, conv="dcb", kernels=(3,))),
     ]
+
+
+def heldout_architectures(scale: int) -> list[tuple[str, NetSpec]]:
+    """Issue 8's held-out set: 8 nets (35-135K params) chosen after every strategy had been
+    measured and the best picked on the 13 of ``issue8_architectures``, so they test that pick
+    out of sample. None shares a spec key with the 13; same spaces and zoo, other settings
+    (depth 1-4 kept, width 16-48, MKDCB 3-5 summed, LRFDB with DCB k5 and ESA, DRN, IMDB)."""
+    return [
+        ("rfdb-c32x3", _chain("rfdb", 32, 3, scale)),
+        ("drfdb-dcb-k3-c48x3", _chain("drfdb", 48, 3, scale, conv="dcb", kernels=(3,))),
+        ("imdn@c32x3", _narrow("imdn", 32, scale, 3)),
+        ("e_rfdn@c16", _narrow("e_rfdn", 16, scale)),
+        ("rfdb-k5-noatt-c20x3", _chain("rfdb", 20, 3, scale, kernels=(5,), attention="none")),
+        (
+            "drfdb-mkdcb-k35-sum-c32x4",
+            _chain("drfdb", 32, 4, scale, conv="mkdcb", kernels=(3, 5), merge="sum"),
+        ),
+        (
+            "lrfdb-dcb-k5-esa-c32x3",
+            _chain("lrfdb", 32, 3, scale, conv="dcb", kernels=(5,), attention="esa"),
+        ),
+        ("drn@c20", _narrow("drn", 20, scale)),
+    ]
+
+
+REFERENCE_SETS = {"calibration": issue8_architectures, "heldout": heldout_architectures}
 
 
 def code_revision(files: tuple[str, ...] = REVISION_FILES) -> str:
@@ -322,6 +354,18 @@ def render_markdown(report: dict[str, Any]) -> str:
 
 
 REFERENCE_TABLE = RESULTS / "proxy_reference.json"
+HELDOUT_TABLE = RESULTS / "proxy_reference_heldout.json"
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``K/N`` with 0 <= K < N, for argparse (a bad value is argparse's one-line error)."""
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected K/N, e.g. 0/2, got {text!r}") from None
+    if not 0 <= k < n:
+        raise argparse.ArgumentTypeError(f"need 0 <= K < N, got {text!r}")
+    return k, n
 
 
 def reference_main(argv: list[str]) -> int:
@@ -340,7 +384,16 @@ def reference_main(argv: list[str]) -> int:
         default=",".join(map(str, DEFAULT_MILESTONES)),
         help="comma-separated step milestones, reached round robin",
     )
-    ap.add_argument("--table", default=str(REFERENCE_TABLE))
+    ap.add_argument(
+        "--set",
+        choices=sorted(REFERENCE_SETS),
+        default="calibration",
+        help="which architectures: the 13 strategies are picked on, or the 8 held out",
+    )
+    ap.add_argument(
+        "--table",
+        help=f"default {REFERENCE_TABLE.name}, or {HELDOUT_TABLE.name} for --set heldout",
+    )
     ap.add_argument("--cache", default=str(RESULTS / "cache"))
     ap.add_argument(
         "--threads",
@@ -351,12 +404,21 @@ def reference_main(argv: list[str]) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--scale", type=int, default=2)
     ap.add_argument("--archs", type=int, default=None, help="first N architectures")
+    ap.add_argument(
+        "--shard",
+        type=parse_shard,
+        default=(0, 1),
+        metavar="K/N",
+        help="train every N-th architecture from the K-th (0-based): run K=0..N-1 side by side "
+        "on one table, one core each",
+    )
     ap.add_argument("--hours", type=float, default=None, help="start no run after this long")
     ap.add_argument("--data", help="data root (default: $DISTILLNAS_DATA or ../shared/data)")
     ap.add_argument("--progress", action="store_true")
     args = ap.parse_args(argv)
     milestones = sorted(int(m) for m in args.milestones.split(","))
-    table_path = Path(args.table)
+    default_table = HELDOUT_TABLE if args.set == "heldout" else REFERENCE_TABLE
+    table_path = Path(args.table or default_table)
     data = TrainData.for_protocol(REFERENCE_PROTOCOL, args.data)
     if table_path.is_file():
         table = ReferenceTable.load(table_path)
@@ -376,7 +438,8 @@ def reference_main(argv: list[str]) -> int:
             data=data,
             code=code_stamp(ROOT),
         )
-    archs = issue8_architectures(int(table.data["scale"]))[: args.archs]
+    k, n = args.shard
+    archs = REFERENCE_SETS[args.set](int(table.data["scale"]))[: args.archs][k::n]
     deadline = time.time() + 3600 * args.hours if args.hours else None
 
     def log(msg: str) -> None:
@@ -884,16 +947,21 @@ def render_issue8(report: dict[str, Any]) -> str:
             f"{_fmt(r['reference_vs_bicubic_db'])} | {r['reference_steps']} | "
             f"{_fmt(r['reference_gain_db_per_1k'])} | {r['reference_flattened']} |"
         )
-    lines += [
+    return "\n".join(lines + context_lines(ctx))
+
+
+def context_lines(ctx: dict[str, Any]) -> list[str]:
+    """A report's closing lines: where and how it was measured, and the command."""
+    extra = "".join(f", {k} {ctx[k]}" for k in ("seed", "torch") if k in ctx)
+    return [
         "",
-        f"Context: {ctx['threads']} threads, torch {ctx['torch']}, CPU {ctx['cpu']}, "
-        f"load {ctx['load_before']} -> {ctx['load_after']} (shared host), cache revision "
+        f"Context: {ctx['threads']} thread(s){extra}, CPU {ctx['cpu']}, load "
+        f"{ctx['load_before']} -> {ctx['load_after']} (shared host), cache revision "
         f"{ctx['revision']}, git {ctx['git']}.",
         "",
         f"Command: `{ctx['command']}`",
         "",
     ]
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:

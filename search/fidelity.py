@@ -18,6 +18,7 @@ git-ignored result cache; the table is small and committed.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import math
@@ -328,11 +329,20 @@ class ReferenceTable:
         return cls(data)
 
     def save(self, path: str | Path) -> None:
+        """Write atomically, first taking in the architectures another process (another shard of
+        the same table) saved since this one read it; under a lock, so neither loses the other's
+        runs. An architecture both hold keeps this process's entry (shards own disjoint archs)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(_jsonable(self.data), indent=1) + "\n")
-        os.replace(tmp, path)
+        with open(path.with_name(f".{path.name}.lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if path.is_file():
+                mine = {a["label"] for a in self.data["archs"]}
+                on_disk = ReferenceTable.load(path).data["archs"]
+                self.data["archs"] += [a for a in on_disk if a["label"] not in mine]
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(_jsonable(self.data), indent=1) + "\n")
+            os.replace(tmp, path)
 
     def arch(self, label: str) -> dict[str, Any] | None:
         return next((a for a in self.data["archs"] if a["label"] == label), None)

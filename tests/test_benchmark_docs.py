@@ -27,9 +27,10 @@ def make_docs(tmp_path, monkeypatch):
 def test_missing_results_are_reported_as_not_run(make_docs) -> None:
     make_docs.main()
     doc = make_docs.DOC.read_text()
-    # search quality, pruning at quick scale, two proxy fidelities, latency table, overheads,
-    # counters
-    assert doc.count("Not run yet:") == 7
+    # search quality, pruning at quick scale, two proxy fidelities and the held-out one,
+    # latency table, overheads, counters
+    assert doc.count("Not run yet:") == 8
+    assert "benchmarks/proxy_heldout.py" in doc
     assert "search_quality.py part3 --proxy quick --samplers random --prune-modes" in doc
     assert "benchmarks/search_quality.py all --space rfdb" in doc
     assert "**met**" not in doc and "**missed**" not in doc
@@ -123,3 +124,35 @@ def test_the_noise_floor_row_has_no_verdict(make_docs) -> None:
                if line.startswith("| 3f."))
     assert "HV ratio 0.910-0.950" in row and "0.24-0.31 (2 runs)" in row
     assert row.endswith("| n/a |")
+
+
+def test_the_heldout_row_needs_tau_and_a_clear_pooled_lead(make_docs) -> None:
+    def report(h_tau: float, lo: float, flattened: int) -> dict:
+        return {
+            "pick": "zero-cost:naswot", "calibration_n_strategies": 29,
+            "calibration_n_architectures": 13, "n_heldout": 8, "n_pooled": 21,
+            "reference_state": {"n_flattened": flattened, "n_architectures": 8,
+                                "steps_min": 6000, "steps_max": 10000},
+            "strategies": [
+                {"name": "zero-cost:naswot", "heldout": {"kendall_tau": h_tau},
+                 "pooled": {"kendall_tau": 0.7}},
+                {"name": "params-only", "heldout": {"kendall_tau": 0.5}, "pooled": {}}],
+            "comparisons": [{"a": "zero-cost:naswot", "on": "pooled", "n_items": 21,
+                             "tau_a": 0.7, "tau_b": 0.6, "diff": 0.1, "diff_ci95": [lo, 0.3],
+                             "p_a_better": 0.8, "clearly_above": lo > 0}],
+            "context": {"command": "benchmarks/proxy_heldout.py"}}
+
+    def row(rep: dict) -> str:
+        (make_docs.RESULTS / "proxy_fidelity_heldout.json").write_text(json.dumps(rep))
+        make_docs.main()
+        return next(line for line in make_docs.DOC.read_text().splitlines()
+                    if line.startswith("| 4b2."))
+
+    assert row(report(0.85, 0.02, 8)).endswith("**met** |")
+    assert row(report(0.85, -0.02, 8)).endswith("**missed** |")  # lead not clear
+    assert row(report(0.75, 0.02, 8)).endswith("**missed** |")  # tau below 0.8
+    missed = row(report(0.85, 0.02, 7))  # the held-out reference has not converged
+    assert missed.endswith("**missed** |") and "NOT converged" in missed
+    assert "tau 0.850 on 8 held-out nets (params-only 0.500)" in missed
+    assert "`zero-cost:naswot` on pooled (21 nets): +0.100 [+0.020, +0.300]" in (
+        make_docs.DOC.read_text())

@@ -195,3 +195,31 @@ def test_extending_a_reference_equals_one_longer_run(tmp_path) -> None:
     assert a["curve"] == b["curve"]
     loaded = ReferenceTable.load(tmp_path / "a" / "ref.json")
     assert loaded.scores() == {"t": pytest.approx(a["psnr_y_db"])}
+
+
+def test_two_shards_of_one_reference_table_keep_each_others_runs(tmp_path) -> None:
+    """``reference --shard 0/2`` and ``1/2`` run side by side on one table: each save takes in
+    what the other saved, so the file ends with both architectures, each as its owner wrote it."""
+    rng = np.random.default_rng(1)
+    data = TrainData.from_images(
+        [rng.integers(0, 256, (40, 48, 3), dtype=np.uint8) for _ in range(2)],
+        {"v1": rng.integers(0, 256, (36, 40, 3), dtype=np.uint8)},
+    )
+    proto = replace(REFERENCE_PROTOCOL, lr_patch=8, batch=2, warmup_steps=1, eval_every=2)
+    path = tmp_path / "ref.json"
+    other = replace(SPEC, blocks=SPEC.blocks[:1])
+
+    def shard() -> ReferenceTable:  # each process starts from the table as it found it
+        return ReferenceTable.new(
+            protocol=proto, seed=0, threads=1, scale=2, data=data, code={"train_py_sha1": "x"}
+        )
+
+    first, second = shard(), shard()  # both read before either saved
+    common = dict(data=data, ckpt_root=tmp_path / "ck", log=lambda m: None)
+    extend_reference(first, path, [("a", SPEC)], milestones=[2], **common)
+    extend_reference(second, path, [("b", other)], milestones=[2], **common)
+    extend_reference(first, path, [("a", SPEC)], milestones=[4], **common)
+    table = ReferenceTable.load(path)
+    assert sorted(a["label"] for a in table.data["archs"]) == ["a", "b"]
+    assert table.arch("a")["steps"] == 4 and table.arch("b")["steps"] == 2
+    assert table.arch("b")["spec_key"] == other.key() != SPEC.key()
