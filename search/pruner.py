@@ -54,6 +54,10 @@ def nondominated_ranks(points: np.ndarray) -> np.ndarray:
     return ranks
 
 
+#: the share 1/eta of the trials at a rung that always continues (``search --prune-eta``)
+DEFAULT_ETA = 3.0
+
+
 @dataclass(frozen=True)
 class RungDecision:
     rung_step: int
@@ -68,7 +72,7 @@ class ParetoSuccessiveHalving:
     """Decide at each rung step whether a candidate stops; see the module docstring."""
 
     rungs: tuple[int, ...]
-    eta: float = 3.0
+    eta: float = DEFAULT_ETA
     min_peers: int = 3
     min_dominators: int = 1
 
@@ -79,7 +83,7 @@ class ParetoSuccessiveHalving:
             raise ValueError("rungs must be distinct ascending steps")
 
     @classmethod
-    def for_steps(cls, total_steps: int, checkpoint_every: int, *, eta: float = 3.0,
+    def for_steps(cls, total_steps: int, checkpoint_every: int, *, eta: float = DEFAULT_ETA,
                   min_peers: int = 3, rung_ratio: float = 2.0) -> ParetoSuccessiveHalving:
         """Rungs at total/rung_ratio^k, snapped to checkpoint steps (the last step is never a
         rung); ``eta`` is the share kept at each rung (the best 1/eta are never stopped)."""

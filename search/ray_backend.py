@@ -48,7 +48,7 @@ from optuna.trial import TrialState
 from blocks.errors import UserError
 from blocks.specs import NetSpec
 from search.budgets import Budgets
-from search.pruner import ParetoSuccessiveHalving
+from search.pruner import DEFAULT_ETA, ParetoSuccessiveHalving
 from search.runner import (
     MAX_IDLE_PROPOSALS,
     Progress,
@@ -63,10 +63,6 @@ RAY_INSTALL = "pip install 'distillnas[ray]'"
 #: AF_UNIX socket paths are limited to 107 bytes; Ray appends about 64 to its temp dir
 #: ("/session_<date>_<time>_<usec>_<pid>/sockets/plasma_store"), so a longer one goes to /tmp
 MAX_TEMP_DIR_CHARS = 40
-#: ASHA and the Pareto pruner halve at this rate
-REDUCTION_FACTOR = 3
-
-
 def import_ray() -> Any:
     """The ``ray`` module with Tune, or a one-line UserError saying what to install."""
     try:
@@ -356,6 +352,8 @@ class RaySearch:
     prune: bool = True
     #: the pruner's rungs (training steps); None: ParetoSuccessiveHalving.for_steps
     prune_rungs: tuple[int, ...] | None = None
+    #: the share 1/eta kept at each rung (ASHA's reduction factor too)
+    prune_eta: float = DEFAULT_ETA
     progress: bool = True
     worker_trainer: Any = None
     stale_grace_s: float = 600.0
@@ -472,7 +470,7 @@ class RaySearch:
         if not self.prune or total <= 0 or every <= 0:
             return FIFOScheduler()
         rungs = self.prune_rungs or ParetoSuccessiveHalving.for_steps(
-            total, every, eta=REDUCTION_FACTOR).rungs
+            total, every, eta=self.prune_eta).rungs
         if not rungs:
             return FIFOScheduler()
         if not self.multi_objective:
@@ -482,9 +480,9 @@ class RaySearch:
                 mode="max",
                 max_t=total,
                 grace_period=rungs[0],
-                reduction_factor=REDUCTION_FACTOR,
+                reduction_factor=self.prune_eta,
             )
-        return classes.ParetoScheduler(self, ParetoSuccessiveHalving(rungs, eta=REDUCTION_FACTOR))
+        return classes.ParetoScheduler(self, ParetoSuccessiveHalving(rungs, eta=self.prune_eta))
 
     # ---- called by the searcher, in the driver ----------------------------------------------
     def should_stop_asking(self) -> bool:

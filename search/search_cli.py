@@ -70,6 +70,20 @@ def pruner_rungs(text: str | None, total_steps: int | None,
     return tuple(steps)
 
 
+def pruner_eta(value: float | None, prune: bool) -> float:
+    """``--prune-eta``: the share 1/eta kept at each rung; > 1, and only with pruning on."""
+    from search.pruner import DEFAULT_ETA
+
+    if value is None:
+        return DEFAULT_ETA
+    if not prune:
+        raise UserError("--prune-eta sets the pruner's eta: drop --no-prune")
+    if not value > 1 or value == float("inf"):
+        raise UserError(f"--prune-eta must be a number above 1 (keep the best 1/ETA); got "
+                        f"{value:g}")
+    return float(value)
+
+
 def default_storage(study: str) -> str:
     return f"journal:///{DEFAULT_RUNS / study / 'study.log'}"
 
@@ -113,6 +127,7 @@ def _run_search(args: argparse.Namespace) -> int:
     rungs = pruner_rungs(args.prune_rungs, evaluator.total_steps, evaluator.checkpoint_every)
     if rungs and not args.prune:
         raise UserError("--prune-rungs sets the pruner's rungs: drop --no-prune")
+    eta = pruner_eta(args.prune_eta, args.prune)
     if ray_options is not None:  # a measured device: one latency table, measured before Ray
         from search.ray_backend import with_latency_table
 
@@ -127,6 +142,7 @@ def _run_search(args: argparse.Namespace) -> int:
         "seed": args.seed, "scale": list(space.scale), "data": data.source,
         "input_hw": list(device.input_hw), "latency_method": evaluator.device.latency.method,
         "pruner": ("pareto-sh" + (f" rungs {'/'.join(map(str, rungs))}" if rungs else "")
+                   + (f" eta {eta:g}" if args.prune_eta is not None else "")
                    if args.prune else "none"),
     }
     study = open_study(storage, study_name, directions=[d for _, d in objectives],
@@ -135,8 +151,9 @@ def _run_search(args: argparse.Namespace) -> int:
         _enqueue_zoo(study, space, budgets, evaluator)
     pruner = None
     if args.prune and evaluator.total_steps:
-        pruner = (ParetoSuccessiveHalving(rungs) if rungs else ParetoSuccessiveHalving.for_steps(
-            evaluator.total_steps, evaluator.checkpoint_every))
+        pruner = (ParetoSuccessiveHalving(rungs, eta=eta) if rungs
+                  else ParetoSuccessiveHalving.for_steps(evaluator.total_steps,
+                                                         evaluator.checkpoint_every, eta=eta))
     trials = args.trials if args.trials is not None else (10**9 if args.minutes else 20)
     if ray_options is None:
         run = SearchRun(study, space, budgets, evaluator, objectives, trials=trials,
@@ -148,7 +165,7 @@ def _run_search(args: argparse.Namespace) -> int:
         run = RaySearch(study, space, budgets, evaluator, objectives, trials=trials,
                         ray_dir=ray_dir_for(run_dir, study_name), options=ray_options,
                         minutes=args.minutes, seed=args.seed, prune=args.prune,
-                        prune_rungs=rungs,
+                        prune_rungs=rungs, prune_eta=eta,
                         progress=not args.quiet)
     run.run()
     if ray_options is not None and not args.quiet:
@@ -214,6 +231,7 @@ def _print_summary(rows: list[dict], study: str, storage: str, wall_s: float, ru
 
 def register(sub: argparse._SubParsersAction) -> None:
     from profiles.devices_cli import set_space_loader
+    from search.pruner import DEFAULT_ETA
     from search.space import load_space
 
     set_space_loader(load_space)  # `profile-device --space` (profiles may not import search)
@@ -246,6 +264,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="training steps where the pruner decides, e.g. 100,150 (default: 1/2, "
                    "1/4, ... of the proxy's steps, on its checkpoints; fewer or later rungs "
                    "save less and keep more of the front)")
+    p.add_argument("--prune-eta", type=float, metavar="ETA",
+                   help=f"the pruner keeps the best 1/ETA of the trials at each rung (default "
+                   f"{DEFAULT_ETA:g}; 2 stops fewer candidates and saves less compute)")
     p.add_argument("--seed-zoo", action="store_true",
                    help="enqueue the zoo's reference nets that the space can express and that "
                    "fit the budget")

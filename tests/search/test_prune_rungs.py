@@ -63,3 +63,34 @@ def test_the_study_records_and_uses_the_rungs_given(tiny) -> None:
     steps = {int(t.user_attrs["steps"]) for t in study.get_trials()
              if t.user_attrs.get("status") in ("complete", "pruned")}
     assert steps == {6, 8}
+
+
+def test_pruner_eta_is_above_one_and_needs_pruning_on() -> None:
+    from search.pruner import DEFAULT_ETA
+    from search.search_cli import pruner_eta
+
+    assert pruner_eta(None, True) == pruner_eta(None, False) == DEFAULT_ETA
+    assert pruner_eta(2.0, True) == 2.0
+    for bad in (1.0, 0.5, -2.0, float("nan"), float("inf")):
+        with pytest.raises(UserError, match="above 1"):
+            pruner_eta(bad, True)
+    with pytest.raises(UserError, match="drop --no-prune"):
+        pruner_eta(2.0, False)
+
+
+def test_bad_eta_is_a_one_line_error_that_writes_nothing(tiny, capsys) -> None:
+    assert search(tiny, "--prune-eta", "1") != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--prune-eta must be a number above 1" in err[0]
+    assert not (Path(tiny["dir"]) / "s.log").exists()
+
+
+def test_the_study_records_and_uses_the_eta_given(tiny) -> None:
+    # eta 1.01 keeps ceil(n / 1.01) = n of n < 100 trials at a rung: nothing stops early, where
+    # the default eta 3 stops three of the same 8 trials at step 2
+    assert search(tiny, "--prune-eta", "1.01", trials=8) == 0
+    study = optuna.load_study(study_name="pr", storage=open_storage(
+        f"journal:///{tiny['dir']}/s.log"))
+    assert study.user_attrs["pruner"] == "pareto-sh eta 1.01"
+    states = [t.user_attrs.get("status") for t in study.get_trials()]
+    assert "pruned" not in states and states.count("complete") >= 4

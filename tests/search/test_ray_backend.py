@@ -465,7 +465,7 @@ def test_the_ray_schedulers_take_the_rungs_given() -> None:
     for rungs, expect in ((None, ParetoSuccessiveHalving.for_steps(300, 50).rungs),
                           ((100, 150), (100, 150))):
         made.clear()
-        driver = SimpleNamespace(evaluator=ev, prune=True, prune_rungs=rungs,
+        driver = SimpleNamespace(evaluator=ev, prune=True, prune_rungs=rungs, prune_eta=3.0,
                                  multi_objective=True)
         RaySearch._scheduler(driver, classes)
         assert made["pareto"].rungs == expect
@@ -473,3 +473,21 @@ def test_the_ray_schedulers_take_the_rungs_given() -> None:
                                                          "multi_objective": False}), classes)
         # ASHA (one objective) has no rung list: its first milestone is the first rung given
         assert min(step for step, _ in single._brackets[0]._rungs) == expect[0]
+
+
+def test_the_ray_schedulers_take_the_eta_given() -> None:
+    """--prune-eta reaches Ray: the Pareto scheduler's eta and ASHA's reduction factor."""
+    _need_ray()
+    from types import SimpleNamespace
+
+    from search.ray_backend import RaySearch
+
+    made = {}
+    classes = SimpleNamespace(ParetoScheduler=lambda driver, p: made.setdefault("pareto", p))
+    driver = SimpleNamespace(evaluator=SimpleNamespace(total_steps=300, checkpoint_every=50),
+                             prune=True, prune_rungs=None, prune_eta=2.0, multi_objective=True)
+    RaySearch._scheduler(driver, classes)
+    assert made["pareto"].eta == 2.0
+    single = RaySearch._scheduler(SimpleNamespace(**{**vars(driver), "multi_objective": False}),
+                                  classes)
+    assert single._reduction_factor == 2.0
