@@ -518,7 +518,8 @@ def replay_settings(total: int, every: int) -> dict[str, ParetoSuccessiveHalving
             f"rungs {rungs(base)}, eta 3, 2 dominators": replace(base, min_dominators=2),
             f"rung {rungs(late)} only, eta 4": late,
             f"rungs {rungs(dense)}, eta 3": dense,
-            **({f"rungs {rungs(later)}, eta 3 (the default without its first rung)": later}
+            **({f"rungs {rungs(later)}, eta 3 (the default without its first rung)": later,
+                f"rungs {rungs(later)}, eta 2": replace(later, eta=2.0)}
                if later else {})}
 
 
