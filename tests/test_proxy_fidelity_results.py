@@ -56,3 +56,44 @@ def test_headline_figures_follow_from_the_stored_scores(report) -> None:
                                      [ref[lb] for lb in labels], n_boot=c["n_boot"])
         assert again["diff_ci95"] == pytest.approx(c["diff_ci95"])
         assert again["p_a_better"] == pytest.approx(c["p_a_better"])
+
+
+HELDOUT = REPO / "benchmarks" / "results" / "proxy_fidelity_heldout.json"
+
+
+def test_heldout_figures_follow_from_the_stored_scores(report) -> None:
+    """The held-out result (benchmarks/proxy_heldout.py) asks the committed calibration report's
+    questions, and its taus and intervals follow from the scores stored in the two files."""
+    if not HELDOUT.is_file():
+        pytest.skip(f"{HELDOUT.name} not committed (run benchmarks/proxy_heldout.py)")
+    ho = json.loads(HELDOUT.read_text())
+    assert ho["pick"] == report["strategy"]
+    assert ho["n_heldout"] == len(ho["reference_scores"]) >= 3
+    assert not set(ho["reference_scores"]) & {r["label"] for r in report["rows"]}  # held out
+    cal_ref = {r["label"]: r["reference_psnr_y_db"] for r in report["rows"]}
+    by = {s["name"]: s["scores"] for s in report["strategies"]}
+    href = ho["reference_scores"]
+
+    def pooled(name: str) -> tuple[list[float], list[float]]:
+        h = [lb for lb in href if lb in ho["scores"][name]]
+        c = [lb for lb in cal_ref if lb in by[name]]
+        return ([ho["scores"][name][lb] for lb in h] + [by[name][lb] for lb in c],
+                [href[lb] for lb in h] + [cal_ref[lb] for lb in c])
+
+    for row in ho["strategies"]:
+        n = row["name"]
+        h = [lb for lb in href if lb in ho["scores"][n]]
+        if "heldout" in row:
+            assert row["heldout"]["kendall_tau"] == pytest.approx(
+                kendall_tau([ho["scores"][n][lb] for lb in h], [href[lb] for lb in h])), n
+        if "pooled" in row:
+            assert row["pooled"]["kendall_tau"] == pytest.approx(kendall_tau(*pooled(n))), n
+    for c in ho["comparisons"]:
+        if c["on"] != "pooled":
+            continue
+        a, ref = pooled(c["a"])
+        b, ref_b = pooled(c["b"])
+        assert ref == ref_b  # every strategy here scores every net
+        again = paired_tau_bootstrap(a, b, ref, n_boot=c["n_boot"])
+        assert again["diff_ci95"] == pytest.approx(c["diff_ci95"])
+        assert c["clearly_above"] == (c["diff_ci95"][0] > 0)
