@@ -26,7 +26,7 @@ import os
 import subprocess
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -268,6 +268,9 @@ class ReferenceTable:
     """The stored reference: protocol, code revision, and per-architecture milestones."""
 
     data: dict[str, Any]
+    #: labels whose runs this process wrote: on save they win over the file's entries, and every
+    #: other architecture is taken from the file (another shard's, possibly newer)
+    owned: set[str] = field(default_factory=set, repr=False)
 
     REQUIRED = ("schema", "protocol", "seed", "threads", "scale", "final_sets", "code", "archs")
     ARCH_REQUIRED = (
@@ -329,17 +332,21 @@ class ReferenceTable:
         return cls(data)
 
     def save(self, path: str | Path) -> None:
-        """Write atomically, first taking in the architectures another process (another shard of
-        the same table) saved since this one read it; under a lock, so neither loses the other's
-        runs. An architecture both hold keeps this process's entry (shards own disjoint archs)."""
+        """Write atomically under a lock, taking every architecture this process did not run
+        (``owned``) from the file as it is now: another process (another shard of the same
+        table) may have extended it since this one read it, and neither loses the other's runs."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path.with_name(f".{path.name}.lock"), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if path.is_file():
-                mine = {a["label"] for a in self.data["archs"]}
-                on_disk = ReferenceTable.load(path).data["archs"]
-                self.data["archs"] += [a for a in on_disk if a["label"] not in mine]
+                theirs = {
+                    a["label"]: a
+                    for a in ReferenceTable.load(path).data["archs"]
+                    if a["label"] not in self.owned
+                }
+                kept = [theirs.pop(a["label"], a) for a in self.data["archs"]]
+                self.data["archs"] = kept + list(theirs.values())
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             tmp.write_text(json.dumps(_jsonable(self.data), indent=1) + "\n")
             os.replace(tmp, path)
@@ -469,6 +476,7 @@ def extend_reference(
                 )
             if entry is not None and (entry["steps"] >= milestone or entry["flattened"]):
                 continue
+            table.owned.add(label)
             protocol = table.protocol(milestone)
             out_dir = ckpt_root / reference_dir_key(spec, protocol, seed, threads)
             retarget_checkpoint(out_dir / "checkpoint.pt", protocol)

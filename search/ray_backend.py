@@ -63,6 +63,8 @@ RAY_INSTALL = "pip install 'distillnas[ray]'"
 #: AF_UNIX socket paths are limited to 107 bytes; Ray appends about 64 to its temp dir
 #: ("/session_<date>_<time>_<usec>_<pid>/sockets/plasma_store"), so a longer one goes to /tmp
 MAX_TEMP_DIR_CHARS = 40
+
+
 def import_ray() -> Any:
     """The ``ray`` module with Tune, or a one-line UserError saying what to install."""
     try:

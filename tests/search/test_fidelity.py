@@ -216,10 +216,14 @@ def test_two_shards_of_one_reference_table_keep_each_others_runs(tmp_path) -> No
 
     first, second = shard(), shard()  # both read before either saved
     common = dict(data=data, ckpt_root=tmp_path / "ck", log=lambda m: None)
-    extend_reference(first, path, [("a", SPEC)], milestones=[2], **common)
-    extend_reference(second, path, [("b", other)], milestones=[2], **common)
-    extend_reference(first, path, [("a", SPEC)], milestones=[4], **common)
+    # interleaved milestones: each save must take the other's latest entry, never write back
+    # the copy it took in at its previous save
+    for step in (2, 4):
+        extend_reference(first, path, [("a", SPEC)], milestones=[step], **common)
+        extend_reference(second, path, [("b", other)], milestones=[step], **common)
+    extend_reference(first, path, [("a", SPEC)], milestones=[6], **common)
     table = ReferenceTable.load(path)
-    assert sorted(a["label"] for a in table.data["archs"]) == ["a", "b"]
-    assert table.arch("a")["steps"] == 4 and table.arch("b")["steps"] == 2
+    assert [a["label"] for a in table.data["archs"]] == ["a", "b"]
+    assert table.arch("a")["steps"] == 6 and table.arch("b")["steps"] == 4
+    assert [m["steps"] for m in table.arch("b")["milestones"]] == [2, 4]
     assert table.arch("b")["spec_key"] == other.key() != SPEC.key()
