@@ -17,9 +17,10 @@ but keep the hypervolume within 2% on only 3 of the 8 (0.863-0.992): front nets 
 rung (mostly step 20, sometimes 40) and are stopped there. Early checkpoint scores rank the final
 scores poorly on the 80-step demo proxy (Kendall tau 0.04-0.31 at step 20 over 12 runs,
 measured by the same benchmark), and scoring the checkpoints on full images instead of crops
-does not change that. Under the 300-step ``quick`` proxy (rungs 50/100/150; two random searches
-of 40, replayed) the default saves 57-62% of the steps at 0.80-0.87 of the hypervolume, and
-without its first rung 46% at 0.968-0.996 (``part3 --proxy quick``).
+does not change that. Under the 300-step ``quick`` proxy (rungs 50/100/150; three random
+searches of 40, replayed) the default saves 57-62% of the steps at 0.78-0.89 of the hypervolume,
+and without its first rung 43-46% at 0.90-1.00 (``part3 --proxy quick``); at eta 2 that setting
+met the goal on the two searches it was chosen on and missed it on a third (37% at 0.899).
 """
 
 from __future__ import annotations
