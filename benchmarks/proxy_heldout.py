@@ -136,11 +136,9 @@ def evaluate(
     for n in names:
         if n == base:
             continue
-        for where in ("heldout", "pooled"):
-            h = [lb for lb in held_ref if lb in held.get(n, {}) and lb in held.get(base, {})]
-            c = [lb for lb in cal_ref if lb in cal.get(n, {}) and lb in cal.get(base, {})]
-            if where == "heldout":
-                c = []
+        h = [lb for lb in held_ref if lb in held.get(n, {}) and lb in held.get(base, {})]
+        both = [lb for lb in cal_ref if lb in cal.get(n, {}) and lb in cal.get(base, {})]
+        for where, c in (("heldout", []), ("pooled", both)):
             if len(h) + len(c) < 4:
                 continue
             a = [held[n][lb] for lb in h] + [cal[n][lb] for lb in c]
