@@ -215,26 +215,53 @@ def extrapolate(curve: Sequence[Sequence[float]], target_step: float, *, skip: i
 # -- capacity prior blend, validated leave-one-out ---------------------------------------------
 
 
+@dataclass(frozen=True)
+class LinearBlend:
+    """A linear model of the reference on a few features (standardised on the nets it was fitted
+    on, intercept, tiny ridge). ``predict`` scores nets it never saw."""
+
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]  # intercept first
+
+    @classmethod
+    def fit(
+        cls, features: Sequence[Sequence[float]], reference: Sequence[float], *, ridge: float = 1e-6
+    ) -> LinearBlend:
+        x = np.asarray(features, float)
+        y = np.asarray(reference, float)
+        if x.ndim != 2 or len(x) != len(y) or len(y) <= x.shape[1] + 1:
+            raise ValueError(
+                f"a blend of {x.shape[-1]} features needs more than {x.shape[-1] + 1} nets "
+                f"with a reference, got {len(y)}"
+            )
+        mu, sd = x.mean(0), x.std(0)
+        sd[sd == 0] = 1.0
+        a = np.c_[np.ones(len(y)), (x - mu) / sd]
+        reg = ridge * np.eye(a.shape[1])
+        reg[0, 0] = 0.0
+        w = np.linalg.solve(a.T @ a + reg, a.T @ y)
+        return cls(tuple(map(float, mu)), tuple(map(float, sd)), tuple(map(float, w)))
+
+    def predict(self, features: Sequence[Sequence[float]]) -> list[float]:
+        x = np.asarray(features, float).reshape(-1, len(self.mean))
+        z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
+        return [float(v) for v in np.c_[np.ones(len(z)), z] @ np.asarray(self.weights)]
+
+
 def loo_blend(
     features: Sequence[Sequence[float]], reference: Sequence[float], *, ridge: float = 1e-6
 ) -> list[float]:
-    """Leave-one-out predictions of ``reference`` from a linear model on ``features`` (n x f;
-    features standardised on the training fold, intercept, tiny ridge). Prediction i never
-    sees item i: the tau of these predictions is an honest held-out figure."""
+    """Leave-one-out predictions of ``reference`` from a ``LinearBlend`` on ``features`` (n x f).
+    Prediction i never sees item i: the tau of these predictions is an honest held-out figure."""
     x = np.asarray(features, float)
     y = np.asarray(reference, float)
-    n = len(y)
+    keep = np.ones(len(y), bool)
     out = []
-    for i in range(n):
-        m = np.arange(n) != i
-        mu, sd = x[m].mean(0), x[m].std(0)
-        sd[sd == 0] = 1.0
-        z = (x[m] - mu) / sd
-        a = np.c_[np.ones(m.sum()), z]
-        reg = ridge * np.eye(a.shape[1])
-        reg[0, 0] = 0.0
-        w = np.linalg.solve(a.T @ a + reg, a.T @ y[m])
-        out.append(float(np.r_[1.0, (x[i] - mu) / sd] @ w))
+    for i in range(len(y)):
+        keep[i] = False
+        out.append(LinearBlend.fit(x[keep], y[keep], ridge=ridge).predict(x[i : i + 1])[0])
+        keep[i] = True
     return out
 
 

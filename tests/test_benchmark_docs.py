@@ -156,3 +156,38 @@ def test_the_heldout_row_needs_tau_and_a_clear_pooled_lead(make_docs) -> None:
     assert "tau 0.850 on 8 held-out nets (params-only 0.500)" in missed
     assert "`zero-cost:naswot` on pooled (21 nets): +0.100 [+0.020, +0.300]" in (
         make_docs.DOC.read_text())
+
+
+def test_the_replicate_row_and_the_blend_summary(make_docs) -> None:
+    rep = {
+        "pick": "zero-cost:naswot", "questions": ["zero-cost:naswot", "params-only"],
+        "calibration_n_strategies": 29, "calibration_n_architectures": 13, "n_heldout": 8,
+        "n_pooled": 21, "reference_state": {"n_flattened": 8, "n_architectures": 8,
+                                            "steps_min": 6000, "steps_max": 8000},
+        "strategies": [
+            {"name": "zero-cost:naswot", "heldout": {"kendall_tau": 0.6}},
+            {"name": "params-only", "heldout": {"kendall_tau": 0.5}},
+            {"name": "a+logparams(cal-fit)", "heldout": {"kendall_tau": 0.714}},
+            {"name": "b+logparams(cal-fit)", "heldout": {"kendall_tau": 0.5}},
+            {"name": "c+logparams(cal-fit)"}],  # scored no held-out net: not in the range
+        "comparisons": [
+            {"a": "a+logparams(cal-fit)", "on": "heldout", "n_items": 8, "tau_a": 0.714,
+             "tau_b": 0.5, "diff": 0.214, "diff_ci95": [-0.1, 0.5], "p_a_better": 0.7,
+             "clearly_above": False}],
+        "replicate": {"seed": 2, "n": 8, "kendall_tau": 0.643, "mean_abs_diff_db": 0.031,
+                      "max_abs_diff_db": 0.09, "tau_ceiling_estimate": 0.78,
+                      "state": {"n_flattened": 7, "n_architectures": 8},
+                      "strategies": [{"name": "zero-cost:naswot", "tau_vs_second": 0.5,
+                                      "tau_vs_mean": 0.571}]},
+        "context": {"command": "benchmarks/proxy_heldout.py"}}
+    (make_docs.RESULTS / "proxy_fidelity_heldout.json").write_text(json.dumps(rep))
+    make_docs.main()
+    doc = make_docs.DOC.read_text()
+    row = next(line for line in doc.splitlines() if line.startswith("| 4b3."))
+    assert "Kendall tau 0.643 on 8 held-out nets, 0.031 dB mean move" in row
+    assert "ceiling for any proxy 0.780; replicate NOT converged" in row
+    assert row.endswith("| n/a |")  # context, not a goal
+    assert "2 blends reach a held-out tau of 0.500-0.714" in doc
+    assert "`a+logparams(cal-fit)`, leads params-only by +0.214 [-0.100, +0.500]" in doc
+    assert "| a+logparams(cal-fit) |" not in doc  # the table lists the questions only
+    assert "against the mean of both: 0.571" in doc

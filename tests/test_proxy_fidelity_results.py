@@ -97,3 +97,32 @@ def test_heldout_figures_follow_from_the_stored_scores(report) -> None:
         again = paired_tau_bootstrap(a, b, ref, n_boot=c["n_boot"])
         assert again["diff_ci95"] == pytest.approx(c["diff_ci95"])
         assert c["clearly_above"] == (c["diff_ci95"][0] > 0)
+
+
+def test_heldout_blends_and_replicate_follow_from_the_stored_scores(report) -> None:
+    """Each ``(cal-fit)`` blend's held-out scores are its parts' held-out scores through the
+    model fitted on the calibration report's scores; the replicate's agreement is recomputed
+    from the second reference table itself."""
+    if not HELDOUT.is_file():
+        pytest.skip(f"{HELDOUT.name} not committed (run benchmarks/proxy_heldout.py)")
+    from search.fidelity import LinearBlend, ReferenceTable
+
+    ho = json.loads(HELDOUT.read_text())
+    cal_ref = {r["label"]: r["reference_psnr_y_db"] for r in report["rows"]}
+    by = {s["name"]: s["scores"] for s in report["strategies"]}
+    assert ho["blends"], "no calibration blend was scored out of sample"
+    for name, feats in ho["blends"].items():
+        cal = [lb for lb in cal_ref if all(lb in by[f] for f in feats)]
+        blend = LinearBlend.fit([[by[f][lb] for f in feats] for lb in cal],
+                                [cal_ref[lb] for lb in cal])
+        held = ho["scores"][name]
+        again = blend.predict([[ho["scores"][f][lb] for f in feats] for lb in held])
+        assert again == pytest.approx(list(held.values())), name
+    rep = ho.get("replicate")
+    if rep is None:
+        return
+    second = ReferenceTable.load(REPO / rep["file"]).scores(list(ho["reference_scores"]))
+    nets = [lb for lb in ho["reference_scores"] if lb in second]
+    assert rep["n"] == len(nets)
+    assert rep["kendall_tau"] == pytest.approx(
+        kendall_tau([second[lb] for lb in nets], [ho["reference_scores"][lb] for lb in nets]))

@@ -4,6 +4,7 @@ held-out and pooled agreements and paired intervals are computed over the right 
 from __future__ import annotations
 
 import importlib.util
+import math
 import sys
 from pathlib import Path
 
@@ -75,3 +76,56 @@ def test_a_leave_one_out_blend_cannot_be_scored_out_of_sample(heldout) -> None:
 
     with pytest.raises(UserError, match="out of sample"):
         heldout.strategy_scores("quick+logparams(LOO)", [], train_runs=False, common={})
+
+
+def test_every_calibration_blend_that_can_score_new_nets_is_refitted(heldout) -> None:
+    cal = {
+        "strategies": [
+            {"name": "params-only", "fitted_leave_one_out": False},
+            {"name": "params+macs(LOO)", "fitted_leave_one_out": True},
+            {"name": "quick+logparams(LOO)", "fitted_leave_one_out": True},
+            {"name": "quick+powerlaw+logparams(LOO)", "fitted_leave_one_out": True},
+            {"name": "plain-const-300+logparams(LOO)", "fitted_leave_one_out": True},  # same run
+        ]
+    }
+    assert heldout.calibration_blends(cal) == {
+        "params+macs(cal-fit)": ["params-only", "macs-only"],
+        "quick+logparams(cal-fit)": ["quick", "params-only"],
+        "quick+powerlaw+logparams(cal-fit)": ["quick+powerlaw", "params-only"],
+    }
+
+
+def test_a_calibration_fit_scores_only_held_out_nets_that_have_every_part(heldout) -> None:
+    law = {"c0": (0, 1), "c1": (1, 0), "c2": (2, 2), "c3": (3, 1), "c4": (1, 3), "c5": (4, 4)}
+    cal = {
+        "a": {lb: float(x) for lb, (x, _) in law.items()},
+        "b": {lb: float(y) for lb, (_, y) in law.items()},
+    }
+    cal_ref = {lb: 30.0 + x - 0.5 * y for lb, (x, y) in law.items()}
+    held = {"a": {"h0": 10.0, "h1": -3.0, "h2": 5.0}, "b": {"h0": 2.0, "h1": 7.0}}
+    pred = heldout.fit_on_calibration(["a", "b"], cal, cal_ref, held)
+    assert set(pred) == {"h0", "h1"}  # h2 lacks part b: not scored, not guessed
+    assert pred["h0"] == pytest.approx(39.0) and pred["h1"] == pytest.approx(23.5)
+
+
+def test_the_tau_ceiling_of_a_reproducing_reference(heldout) -> None:
+    assert heldout.tau_ceiling(1.0) == pytest.approx(1.0)
+    assert heldout.tau_ceiling(0.0) == heldout.tau_ceiling(-0.3) == 0.0
+    # replicates at tau 0.5 correlate at sin(pi/4) = 0.707; truth and one run at its root
+    assert heldout.tau_ceiling(0.5) == pytest.approx(2 / math.pi * math.asin(0.5 ** 0.25))
+    assert 0.5 < heldout.tau_ceiling(0.5) < 1.0
+
+
+def test_the_replicate_comparison(heldout) -> None:
+    ref = {"h0": 33.0, "h1": 33.5, "h2": 33.2, "h3": 33.9}
+    rep = {"h0": 33.1, "h1": 33.2, "h2": 33.25, "h3": 33.8, "x": 1.0}  # h1/h2 swap
+    held = {"s": {"h0": 1.0, "h1": 3.0, "h2": 2.0, "h3": 4.0}, "few": {"h0": 1.0}}
+    out = heldout.against_replicate(["s", "few"], held, ref, rep)
+    assert out["n"] == 4 and out["kendall_tau"] == pytest.approx(4 / 6)
+    assert out["diff_db"]["h1"] == pytest.approx(-0.3)
+    assert out["mean_abs_diff_db"] == pytest.approx((0.1 + 0.3 + 0.05 + 0.1) / 4)
+    assert out["max_abs_diff_db"] == pytest.approx(0.3)
+    (row,) = out["strategies"]  # "few" scored 1 net: no tau
+    assert row["tau_vs_first"] == pytest.approx(1.0)
+    assert row["tau_vs_second"] == pytest.approx(4 / 6)
+    assert heldout.against_replicate(["s"], held, ref, {"h0": 1.0}) == {"n": 1}

@@ -18,6 +18,7 @@ from blocks.errors import UserError
 from blocks.specs import NetSpec, block_spec
 from search.fidelity import (
     REFERENCE_PROTOCOL,
+    LinearBlend,
     ReferenceTable,
     extend_reference,
     extrapolate,
@@ -110,6 +111,18 @@ def test_loo_blend_never_sees_the_held_out_item() -> None:
     y2[0] += 100.0  # changing item 0 changes only the other items' predictions
     assert loo_blend(x, y2)[0] == pytest.approx(pred[0])
 
+
+
+def test_a_blend_fitted_on_one_set_scores_another() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(13, 2))
+    y = 0.5 * x[:, 0] + 2.0 * x[:, 1] + 33.0
+    new = rng.normal(size=(8, 2)) * 3.0  # outside the fitted range too
+    blend = LinearBlend.fit(x, y)
+    assert np.allclose(blend.predict(new), 0.5 * new[:, 0] + 2.0 * new[:, 1] + 33.0, atol=1e-4)
+    assert blend == LinearBlend.fit(x, y)  # deterministic, plain data
+    with pytest.raises(ValueError, match="needs more than 3 nets"):
+        LinearBlend.fit(x[:3], y[:3])
 
 @pytest.fixture(scope="module")
 def batch() -> tuple[torch.Tensor, torch.Tensor]:
