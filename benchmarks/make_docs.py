@@ -49,6 +49,16 @@ def pruning_row(label: str, rows: list[dict[str, float]]) -> list[str]:
             "seeds meet the goal)", ">= 40% at HV >= 0.98", met(all(ok))]
 
 
+def noise_row(label: str, reseed: dict[str, dict[str, float]], rows: str) -> list[str]:
+    """A headline row without a verdict: how far retraining the same proposals with another seed
+    moves a front, the scale against which the pruner's HV ratios are read."""
+    hvs = [v["hv_ratio_macs"] for v in reseed.values()]
+    taus = [v["kendall_tau_finals"] for v in reseed.values()]
+    return [label, f"HV ratio {min(hvs):.3f}-{max(hvs):.3f}, Kendall tau between the two "
+            f"trainings' finals {min(taus):.2f}-{max(taus):.2f} ({len(hvs)} "
+            f"run{'' if len(hvs) == 1 else 's'})", f"none: the noise floor for {rows}", met(None)]
+
+
 def section_search_quality(space: str, headline: list[list[str]]) -> list[str]:
     cmd = f"{PY} benchmarks/search_quality.py all --space {space}"
     data = load(f"search_quality_{space}.json")
@@ -85,12 +95,8 @@ def section_search_quality(space: str, headline: list[list[str]]) -> list[str]:
         headline.append(pruning_row(label, rows))
     reseed = data.get("part3_reseed") or {}
     if reseed:  # no goal of its own: the scale against which rows 3-3d's HV ratios are read
-        hvs = [v["hv_ratio_macs"] for v in reseed.values()]
-        taus = [v["kendall_tau_finals"] for v in reseed.values()]
-        headline.append(["3f. training noise alone (same proposals, second training seed)",
-                         f"HV ratio {min(hvs):.3f}-{max(hvs):.3f}, Kendall tau between the two "
-                         f"trainings' finals {min(taus):.2f}-{max(taus):.2f} ({len(hvs)} runs)",
-                         "none: the noise floor for rows 3-3d", met(None)])
+        headline.append(noise_row("3f. training noise alone (same proposals, second training "
+                                  "seed)", reseed, "rows 3-3d"))
     runs = [r for r in data["runs"].values() if "overhead_share" in r]
     if runs:
         shares = [r["overhead_share"] for r in runs]
@@ -118,6 +124,9 @@ def section_pruning_replayed(space: str, proxy: str, headline: list[list[str]]) 
         runs = sorted(default, key=lambda n: data["runs"][n]["seed"])
         headline.append(pruning_row(f"3e. pruning, same proposals, `{proxy}` proxy (replayed)",
                                     [default[n] for n in runs]))
+    if data.get("part3_reseed"):
+        headline.append(noise_row(f"3g. training noise alone, `{proxy}` proxy",
+                                  data["part3_reseed"], "row 3e"))
     md_text = (RESULTS / f"search_quality_{space}_{proxy}.md").read_text()
     part3 = md_text.split("\n## Part 3", 1)
     body = ("### Part 3" + part3[1]) if len(part3) == 2 else md_text
@@ -281,10 +290,14 @@ def heldout_blends(ho: dict, rows: dict, comp: dict) -> list[str]:
         return []
     top_tau, top = max(scored)
     c = comp.get((top, "heldout"))
+    unscored = sum(n.endswith("(cal-fit)") and "heldout" not in r for n, r in rows.items())
     return [f"Capacity-prior blends, fitted on the calibration nets and scored on the held-out "
             f"ones (every such blend of the calibration report whose parts score new nets; "
             f"added after the held-out reference was known): {len(scored)} blends reach a "
-            f"held-out tau of {min(scored)[0]:.3f}-{top_tau:.3f}. The best, `{top}`"
+            f"held-out tau of {min(scored)[0]:.3f}-{top_tau:.3f}"
+            + (f" ({unscored} more not scored: their trained parts were not run on the held-out "
+               "nets)" if unscored else "")
+            + f". The best, `{top}`"
             + (f", leads params-only by {c['diff']:+.3f} [{c['diff_ci95'][0]:+.3f}, "
                f"{c['diff_ci95'][1]:+.3f}] on {c['n_items']} nets" if c else "")
             + "; picking it after the fact makes even that optimistic.", ""]

@@ -110,6 +110,14 @@ def test_replayed_pruning_at_a_longer_proxy_is_judged_per_seed(make_docs) -> Non
     assert "50% at 0.990; 45% at 0.970 (1 of 2 seeds meet the goal)" in row
     assert "**missed**" in row
     assert "### Part 3: the same search\nreplay table" in doc
+    assert not any(line.startswith("| 3g.") for line in doc.splitlines())  # no reseed run yet
+    data["part3_reseed"] = {"random-full-0": {"hv_ratio_macs": 0.966, "kendall_tau_finals": 0.63}}
+    (make_docs.RESULTS / "search_quality_rfdb_quick.json").write_text(json.dumps(data))
+    make_docs.main()
+    noise = next(line for line in make_docs.DOC.read_text().splitlines()
+                 if line.startswith("| 3g."))
+    assert "`quick` proxy | HV ratio 0.966-0.966" in noise and "(1 run)" in noise
+    assert "the noise floor for row 3e" in noise and noise.endswith("| n/a |")
 
 
 def test_the_noise_floor_row_has_no_verdict(make_docs) -> None:
@@ -187,7 +195,7 @@ def test_the_replicate_row_and_the_blend_summary(make_docs) -> None:
     assert "Kendall tau 0.643 on 8 held-out nets, 0.031 dB mean move" in row
     assert "ceiling for any proxy 0.780; replicate NOT converged" in row
     assert row.endswith("| n/a |")  # context, not a goal
-    assert "2 blends reach a held-out tau of 0.500-0.714" in doc
+    assert "2 blends reach a held-out tau of 0.500-0.714 (1 more not scored" in doc
     assert "`a+logparams(cal-fit)`, leads params-only by +0.214 [-0.100, +0.500]" in doc
     assert "| a+logparams(cal-fit) |" not in doc  # the table lists the questions only
     assert "against the mean of both: 0.571" in doc
