@@ -262,9 +262,12 @@ def section_heldout(headline: list[list[str]]) -> list[str]:
         out.append("")
     out += heldout_blends(ho, rows, comp)
     out += heldout_replicate(ho, headline)
+    rep_file = (ho.get("replicate") or {}).get("file")
     out += [f"Command: `{PY} {ho['context']['command']}` after "
-            f"`{PY} benchmarks/proxy_fidelity.py reference --set heldout`; details "
-            "`benchmarks/results/proxy_fidelity_heldout.md`.", ""]
+            f"`{PY} benchmarks/proxy_fidelity.py reference --set heldout`"
+            + (f" and, for the replicate, the same with `--seed {ho['replicate']['seed']} "
+               f"--table {rep_file}`" if rep_file else "")
+            + "; details `benchmarks/results/proxy_fidelity_heldout.md`.", ""]
     pick = ho["pick"]
     h_tau = (rows.get(pick, {}).get("heldout") or {}).get("kendall_tau")
     pooled = comp.get((pick, "pooled"))
@@ -288,8 +291,13 @@ def heldout_blends(ho: dict, rows: dict, comp: dict) -> list[str]:
               if n.endswith("(cal-fit)") and "heldout" in r]
     if not scored:
         return []
-    top_tau, top = max(scored)
-    c = comp.get((top, "heldout"))
+    top_tau = max(t for t, _ in scored)
+    best = []  # every blend at the top tau (ties are common on 8 nets), each with its interval
+    for t, n in scored:
+        c = comp.get((n, "heldout"))
+        if t == top_tau:
+            best.append(f"`{n}`" + (f" ({c['diff']:+.3f} [{c['diff_ci95'][0]:+.3f}, "
+                                    f"{c['diff_ci95'][1]:+.3f}])" if c else ""))
     unscored = sum(n.endswith("(cal-fit)") and "heldout" not in r for n, r in rows.items())
     return [f"Capacity-prior blends, fitted on the calibration nets and scored on the held-out "
             f"ones (every such blend of the calibration report whose parts score new nets; "
@@ -297,10 +305,8 @@ def heldout_blends(ho: dict, rows: dict, comp: dict) -> list[str]:
             f"held-out tau of {min(scored)[0]:.3f}-{top_tau:.3f}"
             + (f" ({unscored} more not scored: their trained parts were not run on the held-out "
                "nets)" if unscored else "")
-            + f". The best, `{top}`"
-            + (f", leads params-only by {c['diff']:+.3f} [{c['diff_ci95'][0]:+.3f}, "
-               f"{c['diff_ci95'][1]:+.3f}] on {c['n_items']} nets" if c else "")
-            + "; picking it after the fact makes even that optimistic.", ""]
+            + f". At the top, against params-only on {ho['n_heldout']} nets (difference, 95% "
+            f"interval): {', '.join(best)}; picked after the fact, even that is optimistic.", ""]
 
 
 def heldout_replicate(ho: dict, headline: list[list[str]]) -> list[str]:

@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/proxy_fidelity.py reference --set heldout --shard 0/2 ...
     .venv/bin/python benchmarks/proxy_fidelity.py reference --set heldout --shard 1/2 ...
+    .venv/bin/python benchmarks/proxy_fidelity.py reference --set heldout --seed 2 \
+        --table benchmarks/results/proxy_reference_heldout_seed2.json --shard K/2 ...  # optional
     .venv/bin/python benchmarks/proxy_heldout.py [--no-train] [--threads 1]
 
 ``proxy_fidelity.py issue8`` picks its best strategy among about 30 on the same 13 architectures
@@ -12,6 +14,10 @@ MACs-only, the search default ``quick`` and the best trained strategy. It scores
 (benchmarks/results/proxy_reference_heldout.json, same protocol and seed as the calibration
 table), and on all 21 nets pooled. Paired bootstrap intervals (search.fidelity.
 paired_tau_bootstrap) answer "is the pick clearly above params-only" out of sample and pooled.
+The calibration report's capacity-prior blends are refitted on its 13 nets and score the held-out
+ones (``(cal-fit)``). Where the held-out reference was also trained with a second seed
+(``--replicate``), the report says how far the reference itself reproduces, and so what tau any
+proxy could reach against it.
 Writes benchmarks/results/proxy_fidelity_heldout.{json,md}. Trained strategies are cached as in
 issue 8 (same key), so a rerun only trains what is missing.
 """

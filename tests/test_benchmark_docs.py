@@ -182,8 +182,9 @@ def test_the_replicate_row_and_the_blend_summary(make_docs) -> None:
             {"a": "a+logparams(cal-fit)", "on": "heldout", "n_items": 8, "tau_a": 0.714,
              "tau_b": 0.5, "diff": 0.214, "diff_ci95": [-0.1, 0.5], "p_a_better": 0.7,
              "clearly_above": False}],
-        "replicate": {"seed": 2, "n": 8, "kendall_tau": 0.643, "mean_abs_diff_db": 0.031,
-                      "max_abs_diff_db": 0.09, "tau_ceiling_estimate": 0.78,
+        "replicate": {"seed": 2, "n": 8, "file": "r2.json", "kendall_tau": 0.643,
+                      "mean_abs_diff_db": 0.031, "max_abs_diff_db": 0.09,
+                      "tau_ceiling_estimate": 0.78,
                       "state": {"n_flattened": 7, "n_architectures": 8},
                       "strategies": [{"name": "zero-cost:naswot", "tau_vs_second": 0.5,
                                       "tau_vs_mean": 0.571}]},
@@ -196,6 +197,8 @@ def test_the_replicate_row_and_the_blend_summary(make_docs) -> None:
     assert "ceiling for any proxy 0.780; replicate NOT converged" in row
     assert row.endswith("| n/a |")  # context, not a goal
     assert "2 blends reach a held-out tau of 0.500-0.714 (1 more not scored" in doc
-    assert "`a+logparams(cal-fit)`, leads params-only by +0.214 [-0.100, +0.500]" in doc
+    assert ("At the top, against params-only on 8 nets (difference, 95% interval): "
+            "`a+logparams(cal-fit)` (+0.214 [-0.100, +0.500]);") in doc
     assert "| a+logparams(cal-fit) |" not in doc  # the table lists the questions only
     assert "against the mean of both: 0.571" in doc
+    assert "the same with `--seed 2 --table r2.json`" in doc
