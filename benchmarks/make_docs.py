@@ -292,12 +292,14 @@ def heldout_blends(ho: dict, rows: dict, comp: dict) -> list[str]:
     if not scored:
         return []
     top_tau = max(t for t, _ in scored)
-    best = []  # every blend at the top tau (ties are common on 8 nets), each with its interval
-    for t, n in scored:
+
+    def with_interval(n: str) -> str:
         c = comp.get((n, "heldout"))
-        if t == top_tau:
-            best.append(f"`{n}`" + (f" ({c['diff']:+.3f} [{c['diff_ci95'][0]:+.3f}, "
-                                    f"{c['diff_ci95'][1]:+.3f}])" if c else ""))
+        return f"`{n}`" + (f" ({c['diff']:+.3f} [{c['diff_ci95'][0]:+.3f}, "
+                           f"{c['diff_ci95'][1]:+.3f}])" if c else "")
+
+    # every blend at the top tau (ties are common on 8 nets), each with its interval
+    best = [with_interval(n) for t, n in scored if t == top_tau]
     unscored = sum(n.endswith("(cal-fit)") and "heldout" not in r for n, r in rows.items())
     return [f"Capacity-prior blends, fitted on the calibration nets and scored on the held-out "
             f"ones (every such blend of the calibration report whose parts score new nets; "
