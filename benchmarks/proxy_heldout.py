@@ -161,6 +161,12 @@ def fit_on_calibration(
     return dict(zip(h, blend.predict([[held[f][lb] for f in feats] for lb in h]), strict=True))
 
 
+def _pooled(heldout: list[str], calibration: list[str]) -> bool:
+    """A pooled figure needs calibration nets and at least 3 held-out ones: a strategy that
+    scored no held-out net would otherwise get its calibration-only figure called pooled."""
+    return len(heldout) >= 3 and bool(calibration)
+
+
 def evaluate(
     names: list[str],
     held: dict[str, dict[str, float]],
@@ -180,7 +186,7 @@ def evaluate(
         row: dict[str, Any] = {"name": n, "n_heldout": len(h), "n_pooled": len(h) + len(c)}
         if len(h) >= 3:
             row["heldout"] = rank_report([held[n][lb] for lb in h], [held_ref[lb] for lb in h])
-        if len(h) >= 3 and c:  # a strategy that scored no held-out net has no pooled figure
+        if _pooled(h, c):
             row["pooled"] = rank_report(
                 [held[n][lb] for lb in h] + [cal[n][lb] for lb in c],
                 [held_ref[lb] for lb in h] + [cal_ref[lb] for lb in c],
@@ -194,7 +200,7 @@ def evaluate(
         h = [lb for lb in held_ref if lb in held.get(n, {}) and lb in held.get(base, {})]
         both = [lb for lb in cal_ref if lb in cal.get(n, {}) and lb in cal.get(base, {})]
         for where, c in (("heldout", []), ("pooled", both)):
-            if len(h) + len(c) < 4 or (where == "pooled" and (not c or len(h) < 3)):
+            if not (_pooled(h, c) if where == "pooled" else len(h) >= 4):
                 continue
             a = [held[n][lb] for lb in h] + [cal[n][lb] for lb in c]
             b = [held[base][lb] for lb in h] + [cal[base][lb] for lb in c]
@@ -421,7 +427,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     for b, feats in blends.items():
         held[b] = fit_on_calibration(feats, cal, cal_ref, held)
         cpu[b] = {lb: sum(cpu[f].get(lb, 0.0) for f in feats) for lb in held[b]}
-    result = evaluate([*scored, *blends], held, held_ref, cal, cal_ref)
+    reported = [*scored, *blends]
+    result = evaluate(reported, held, held_ref, cal, cal_ref)
     replicate = None
     if Path(args.replicate).is_file():
         rep_table = ReferenceTable.load(args.replicate)
@@ -434,7 +441,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             "seed": int(rep_table.data["seed"]),
             "state": rep_table.state(),
             **against_replicate(
-                [*scored, *blends], held, held_ref, rep_table.scores([lb for lb, _ in archs])
+                reported, held, held_ref, rep_table.scores([lb for lb, _ in archs])
             ),
         }
     report = {
