@@ -49,6 +49,10 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/proxy_fidelity.py --archs 8 --budget-mult 8 --threads 1
 	$(BIN)/python benchmarks/proxy_fidelity.py reference
 	$(BIN)/python benchmarks/proxy_fidelity.py issue8
+	$(BIN)/python benchmarks/proxy_fidelity.py reference --set heldout
+	$(BIN)/python benchmarks/proxy_heldout.py
+	$(BIN)/python benchmarks/proxy_supernet.py train
+	$(BIN)/python benchmarks/proxy_supernet.py score --finetune 0,50,200
 	$(BIN)/python benchmarks/latency_table.py
 	$(BIN)/python benchmarks/profile_counters.py
 	$(BIN)/python benchmarks/search_overheads.py

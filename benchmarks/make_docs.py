@@ -204,6 +204,7 @@ def section_fidelity(headline: list[list[str]]) -> list[str]:
                          ">= 0.8 vs a converged reference",
                          met(bool(i8["goal"]["reached"]))])  # tau >= 0.8, all flattened
     out += section_heldout(headline)
+    out += section_supernet(headline)
     lt = load("latency_table.json")
     out += ["### Latency table: predicted vs measured on this host", ""]
     if lt is None:
@@ -336,6 +337,52 @@ def heldout_replicate(ho: dict, headline: list[list[str]]) -> list[str]:
         f"ceiling for any proxy {rep['tau_ceiling_estimate']:.3f}"
         + ("" if converged else "; replicate NOT converged"),
         "none: what tau >= 0.8 (4b, 4b2) asks of the reference", met(None)])
+    return out
+
+
+def section_supernet(headline: list[list[str]]) -> list[str]:
+    """Issue 8's weight-sharing candidate: one supernet, every reference net scored from it."""
+    out = ["### Proxy fidelity, issue 8: a weight-sharing supernet", ""]
+    sn = load("proxy_supernet.json")
+    if sn is None:
+        return out + not_run(f"{PY} benchmarks/proxy_supernet.py train && "
+                             f"{PY} benchmarks/proxy_supernet.py score")
+    pooled = {(r["strategy"], r["on"]): r for r in sn["rows"]["pooled"]}
+    amort = sn["amortised_cpu_seconds"]
+    n_cov = pooled[("params-only", "covered")]["n"]
+    out += [f"One supernet over {', '.join(sn['plan']['spaces'])} (widths "
+            f"{sn['plan']['channels']}), trained {sn['supernet_steps']} steps, one sampled "
+            f"candidate per step ({sn['supernet_cpu_seconds'] / 60:.0f} CPU-min: "
+            f"{amort['scored']:.0f} CPU-s per net amortised over the "
+            f"{sn['amortised_over']['scored']} nets scored, {amort['search']:.1f} over a "
+            f"{sn['amortised_over']['search']}-candidate search). Each of the 21 reference nets "
+            f"inherits its weights and is fine-tuned for {sn['finetune_steps']} steps; "
+            f"{n_cov} are covered by the supernet (>= {sn['covered_threshold']:.0%} of their "
+            "weights inherited). Pooled over both reference sets:", "",
+            "| strategy | nets | Kendall tau | vs params-only (95% interval) | CPU s per net "
+            "(inherit, fine-tune, Set5; without the supernet's share) |", "|---|---|---|---|---|"]
+    for (name, on), r in pooled.items():
+        ci = r.get("vs_params_ci95")
+        vs = f"{r['vs_params_diff']:+.3f} [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else "-"
+        cost = f"{r['cpu_seconds_mean']:.1f}" if "cpu_seconds_mean" in r else "-"
+        out.append(f"| {name} | {on} ({r['n']}) | {r['kendall_tau']:.3f} | {vs} | {cost} |")
+    out += ["", f"Command: `{sn['context']['command']}` after `{PY} benchmarks/proxy_supernet.py "
+            f"train --steps {sn['supernet_steps']}`; details `benchmarks/results/"
+            "proxy_supernet.md`.", ""]
+    best = max((r for r in pooled.values() if r["on"] == "covered" and "vs_params_ci95" in r),
+               key=lambda r: r["kendall_tau"])
+    base = pooled[("params-only", "covered")]
+    headline.append([
+        "4b4. weight-sharing supernet",
+        f"best of {len(sn['finetune_steps'])} fine-tune lengths, {best['strategy']}: Kendall "
+        f"tau {best['kendall_tau']:.3f} on the {best['n']} "
+        f"covered reference nets (params-only {base['kendall_tau']:.3f}; difference "
+        f"{best['vs_params_diff']:+.3f} [{best['vs_params_ci95'][0]:+.3f}, "
+        f"{best['vs_params_ci95'][1]:+.3f}]) at {best['cpu_seconds_mean']:.0f} CPU-s per net "
+        f"+ {amort['scored']:.0f} amortised over {sn['amortised_over']['scored']}",
+        ">= 0.8, clearly above params-only, <= 120 CPU-s",
+        met(best["kendall_tau"] >= 0.8 and best["clearly_above"]
+            and best["cpu_seconds_mean"] + amort["scored"] <= 120)])
     return out
 
 

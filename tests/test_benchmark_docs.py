@@ -27,10 +27,11 @@ def make_docs(tmp_path, monkeypatch):
 def test_missing_results_are_reported_as_not_run(make_docs) -> None:
     make_docs.main()
     doc = make_docs.DOC.read_text()
-    # search quality, pruning at quick scale, two proxy fidelities and the held-out one,
-    # latency table, overheads, counters
-    assert doc.count("Not run yet:") == 8
+    # search quality, pruning at quick scale, two proxy fidelities, the held-out one and the
+    # supernet, latency table, overheads, counters
+    assert doc.count("Not run yet:") == 9
     assert "benchmarks/proxy_heldout.py" in doc
+    assert "benchmarks/proxy_supernet.py train" in doc
     assert "search_quality.py part3 --proxy quick --samplers random --prune-modes" in doc
     assert "benchmarks/search_quality.py all --space rfdb" in doc
     assert "**met**" not in doc and "**missed**" not in doc
@@ -202,3 +203,36 @@ def test_the_replicate_row_and_the_blend_summary(make_docs) -> None:
     assert "| a+logparams(cal-fit) |" not in doc  # the table lists the questions only
     assert "against the mean of both: 0.571" in doc
     assert "the same with `--seed 2 --table r2.json`" in doc
+
+
+def test_the_supernet_row_needs_tau_a_clear_lead_and_the_cost(make_docs) -> None:
+    def report(tau: float, lo: float, cpu: float) -> dict:
+        def row(strategy: str, on: str, t: float, **kw: object) -> dict:
+            return {"strategy": strategy, "on": on, "n": 16 if on == "covered" else 21,
+                    "kendall_tau": t, **kw}
+
+        ft = {"vs_params_diff": tau - 0.6, "vs_params_ci95": [lo, 0.4],
+              "clearly_above": lo > 0, "cpu_seconds_mean": 10.0}
+        return {
+            "plan": {"spaces": ["rfdb@v1"], "channels": [16, 32]}, "supernet_steps": 15000,
+            "supernet_cpu_seconds": cpu * 21, "finetune_steps": [0, 50],
+            "covered_threshold": 0.99, "amortised_over": {"scored": 21, "search": 1000},
+            "amortised_cpu_seconds": {"scored": cpu, "search": cpu * 21 / 1000},
+            "rows": {"pooled": [row("params-only", "all", 0.6), row("params-only", "covered", 0.6),
+                                row("supernet-ft0", "covered", tau - 0.1, **ft),
+                                row("supernet-ft50", "covered", tau, **ft)]},
+            "context": {"command": "benchmarks/proxy_supernet.py score"}}
+
+    def headline(rep: dict) -> str:
+        (make_docs.RESULTS / "proxy_supernet.json").write_text(json.dumps(rep))
+        make_docs.main()
+        return next(line for line in make_docs.DOC.read_text().splitlines()
+                    if line.startswith("| 4b4."))
+
+    assert headline(report(0.85, 0.05, 100.0)).endswith("**met** |")
+    assert headline(report(0.85, -0.05, 100.0)).endswith("**missed** |")  # lead not clear
+    assert headline(report(0.75, 0.05, 100.0)).endswith("**missed** |")  # tau below 0.8
+    over = headline(report(0.85, 0.05, 115.0))  # 10 s per net + 115 amortised > 120
+    assert over.endswith("**missed** |")
+    assert "supernet-ft50: Kendall tau 0.850 on the 16 covered reference nets" in over
+    assert "(params-only 0.600; difference +0.250 [+0.050, +0.400])" in over

@@ -1,0 +1,335 @@
+"""Issue 8: a weight-sharing supernet as the proxy, measured against the long-training reference.
+
+    .venv/bin/python benchmarks/proxy_supernet.py train [--steps 15000] [--hours H] [--threads 1]
+    .venv/bin/python benchmarks/proxy_supernet.py score [--finetune 0,50,200] [--threads 1]
+
+``train`` trains one supernet (search.supernet) over the shipped ``rfdb`` and ``lrfdb`` spaces at
+x2, their widths replaced by 16-48 (the reference nets' range), with the ``quick`` recipe (bicubic
+residual, batch 16, LR patch 32, cosine to 5 %) at lr 1e-3 with a 100-step warm-up and the
+store's gradient norm clipped to 1 (at lr 2e-3 unclipped the first run diverged at step 1400)
+for ``--steps`` steps, one sampled candidate per step. It checkpoints to the git-ignored cache
+and resumes there.
+
+``score`` gives each of the 21 reference nets (the 13 calibration and 8 held-out nets of
+proxy_fidelity.py) its inherited weights, fine-tunes them for each ``--finetune`` step count
+(0: none; else constant lr 5e-4, bicubic residual), scores full Set5 and ranks the nets against
+the reference tables (Set5 + Set14 + B100 after 6000-10000 steps). Nets the supernet does not
+cover (IMDB, RDB: coverage < 0.99) are reported but ranked separately. Per candidate it records
+the fine-tune and evaluation CPU seconds; the supernet's own CPU seconds are amortised over the
+nets scored here and, as a stated assumption, over a 1000-candidate search.
+Writes benchmarks/results/proxy_supernet.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from proxy_fidelity import (  # noqa: E402
+    HELDOUT_TABLE,
+    REFERENCE_TABLE,
+    RESULTS,
+    ROOT,
+    _cpu_model,
+    _fmt,
+    context_lines,
+    git_head,
+    heldout_architectures,
+    issue8_architectures,
+    write_report,
+)
+
+from blocks.build import build_network  # noqa: E402
+from blocks.errors import UserError  # noqa: E402
+from search.evaluate import evaluate_pairs  # noqa: E402
+from search.fidelity import ReferenceTable, file_sha1, paired_tau_bootstrap, rank_report  # noqa: E402
+from search.proxies import TrainData, get_protocol  # noqa: E402
+from search.space import load_space  # noqa: E402
+from search.supernet import SupernetPlan, WeightStore, train_supernet  # noqa: E402
+from search.train import ProxyUpscaler, train  # noqa: E402
+
+CACHE = RESULTS / "cache" / "supernet"
+CHANNELS = (16, 24, 32, 40, 48)
+COVERED = 0.99  # a net with at least this share of inherited values is "covered"
+SEARCH_SIZE = 1000  # the candidates a search would amortise the supernet over (an assumption)
+
+
+def plan(steps: int, seed: int = 0) -> SupernetPlan:
+    """The benchmark's supernet: rfdb + lrfdb spaces, widths 16-48, x2, the quick recipe."""
+    q = get_protocol("quick")
+    recipe = replace(
+        q,
+        name="supernet",
+        steps=steps,
+        warmup_steps=100,
+        lr=1e-3,
+        description=f"supernet training: the quick recipe at lr 1e-3 for {steps} steps in all, "
+        "one sampled candidate per step, 100-step warm-up, gradient norm clipped to 1",
+    )
+    spaces = (load_space("rfdb"), load_space("lrfdb"))
+    return SupernetPlan(spaces, recipe, scale=2, channels=CHANNELS, seed=seed)
+
+
+def finetune_protocol(steps: int):  # noqa: ANN201 - a ProxyProtocol
+    q = get_protocol("quick")
+    return replace(
+        q,
+        name=f"supernet-ft-{steps}",
+        steps=steps,
+        schedule="constant",
+        lr=5e-4,
+        warmup_steps=0,
+        eval_every=steps,
+        description=f"fine-tune inherited weights: {steps} steps at constant lr 5e-4, "
+        "bicubic residual, full Set5",
+    )
+
+
+def checkpoint_path(steps: int, seed: int) -> Path:
+    return CACHE / f"supernet-s{steps}-seed{seed}.pt"
+
+
+def train_main(args: argparse.Namespace) -> int:
+    torch.set_num_threads(args.threads)
+    data = TrainData.for_protocol("quick", args.data)
+    res = train_supernet(
+        plan(args.steps, args.seed),
+        data,
+        checkpoint=checkpoint_path(args.steps, args.seed),
+        hours=args.hours,
+        log=sys.stderr,
+    )
+    state = "done" if res["done"] else "stopped (rerun to resume)"
+    print(
+        f"supernet {state} at step {res['step']}/{args.steps}: "
+        f"{res['cpu_seconds']:.0f} CPU-s, last loss {res['loss'][-1][1]:.4f}"
+    )
+    return 0
+
+
+def _evaluate(net: torch.nn.Module, data: TrainData, residual: str | None) -> float:
+    """Full-Set5 Y-PSNR (dB) of ``net`` as the proxy scores it (bicubic residual added)."""
+    up = ProxyUpscaler(net, 2, residual=residual)
+    return float(evaluate_pairs(up, data.pairs("Set5", 2), 2)["psnr_y_db"])
+
+
+def score_net(
+    spec: Any, store: WeightStore, data: TrainData, finetunes: list[int], seed: int
+) -> dict[str, Any]:
+    """One reference net's supernet scores: coverage, then per fine-tune length the Set5 score
+    and the CPU seconds of inheriting, fine-tuning and scoring."""
+    base = build_network(spec, seed=seed)
+    c0 = time.process_time()
+    coverage = store.inherit(base)
+    inherit_s = time.process_time() - c0
+    out: dict[str, Any] = {
+        "coverage": coverage,
+        "params": sum(p.numel() for p in base.parameters()),
+    }
+    for f in finetunes:
+        net = copy.deepcopy(base)
+        c0 = time.process_time()
+        if f == 0:
+            psnr = _evaluate(net, data, "bicubic")
+        else:
+            res = train(net, data=data, protocol=finetune_protocol(f), scale=2, progress=False)
+            if res.status != "complete":
+                raise UserError(f"{spec.key()}: fine-tune ended {res.status}: {res.message}")
+            psnr = res.psnr_y_db
+        out[f"ft{f}"] = {"psnr_y_db": psnr, "cpu_seconds": inherit_s + time.process_time() - c0}
+    return out
+
+
+def rank_rows(
+    scores: dict[str, dict[str, Any]], ref: dict[str, float], finetunes: list[int]
+) -> list[dict[str, Any]]:
+    """Rank agreement of each fine-tune length and of params-only with the reference, on every
+    scored net and on the covered ones, with the paired bootstrap against params-only."""
+    rows = []
+    covered = [lb for lb in ref if scores[lb]["coverage"] >= COVERED]
+    for where, labels in (("all", list(ref)), ("covered", covered)):
+        truth = [ref[lb] for lb in labels]
+        params = [float(scores[lb]["params"]) for lb in labels]
+        rows.append(
+            {"strategy": "params-only", "on": where, "n": len(labels), **rank_report(params, truth)}
+        )
+        for f in finetunes:
+            mine = [scores[lb][f"ft{f}"]["psnr_y_db"] for lb in labels]
+            vs = paired_tau_bootstrap(mine, params, truth)
+            rows.append(
+                {
+                    "strategy": f"supernet-ft{f}",
+                    "on": where,
+                    "n": len(labels),
+                    **rank_report(mine, truth),
+                    "vs_params_diff": vs["diff"],
+                    "vs_params_ci95": vs["diff_ci95"],
+                    "clearly_above": bool(vs["diff_ci95"][0] > 0),
+                    "cpu_seconds_mean": sum(scores[lb][f"ft{f}"]["cpu_seconds"] for lb in labels)
+                    / len(labels),
+                }
+            )
+    return rows
+
+
+def score_main(args: argparse.Namespace, argv: list[str]) -> int:
+    torch.set_num_threads(args.threads)
+    try:
+        finetunes = sorted({int(x) for x in args.finetune.split(",")})
+    except ValueError:
+        raise UserError(
+            f"--finetune takes comma-separated step counts; got {args.finetune!r}"
+        ) from None
+    if any(f < 0 for f in finetunes):
+        raise UserError("--finetune step counts must be >= 0")
+    path = checkpoint_path(args.steps, args.seed)
+    if not path.is_file():
+        raise UserError(f"no supernet at {path}; run: proxy_supernet.py train --steps {args.steps}")
+    data = TrainData.for_protocol("quick", args.data)
+    the_plan = plan(args.steps, args.seed)
+    trained = train_supernet(the_plan, data, checkpoint=path, hours=0.0)
+    if not trained["done"]:
+        raise UserError(f"{path}: supernet at step {trained['step']}/{args.steps}; train it on")
+    store = trained["store"]
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    t0 = time.perf_counter()
+    sets = {}
+    for name, table, archs in (
+        ("calibration", REFERENCE_TABLE, issue8_architectures(2)),
+        ("heldout", HELDOUT_TABLE, heldout_architectures(2)),
+    ):
+        ref_table = ReferenceTable.load(table)
+        ref = ref_table.scores([lb for lb, _ in archs])
+        scores = {lb: score_net(sp, store, data, finetunes, args.seed + 1) for lb, sp in archs}
+        for lb, sp in archs:
+            scores[lb] |= {"spec_key": sp.key(), "reference_psnr_y_db": ref.get(lb)}
+        sets[name] = {
+            "reference_file": str(Path(table).relative_to(ROOT)),
+            "ref": ref,
+            "scores": scores,
+        }
+    pooled_ref = {lb: v for s in sets.values() for lb, v in s["ref"].items()}
+    pooled_scores = {lb: v for s in sets.values() for lb, v in s["scores"].items()}
+    supernet_cpu = trained["cpu_seconds"]
+    report = {
+        "strategy": "supernet",
+        "plan": the_plan.describe(),
+        "supernet_steps": trained["step"],
+        "supernet_cpu_seconds": supernet_cpu,
+        "supernet_loss": trained["loss"],
+        "supernet_store_values": sum(p.numel() for p in store.parameters()),
+        "finetune_steps": finetunes,
+        "covered_threshold": COVERED,
+        "amortised_over": {"scored": len(pooled_ref), "search": SEARCH_SIZE},
+        "amortised_cpu_seconds": {
+            "scored": supernet_cpu / len(pooled_ref),
+            "search": supernet_cpu / SEARCH_SIZE,
+        },
+        "sets": sets,
+        "rows": {
+            "calibration": rank_rows(
+                sets["calibration"]["scores"], sets["calibration"]["ref"], finetunes
+            ),
+            "heldout": rank_rows(sets["heldout"]["scores"], sets["heldout"]["ref"], finetunes),
+            "pooled": rank_rows(pooled_scores, pooled_ref, finetunes),
+        },
+        "context": {
+            "threads": args.threads,
+            "cpu": _cpu_model(),
+            "load_before": load_before,
+            "load_after": [round(x, 2) for x in os.getloadavg()],
+            "wall_seconds": time.perf_counter() - t0,
+            "revision": "search/supernet.py sha1 "
+            + file_sha1(ROOT / "search" / "supernet.py")[:12],
+            "git": git_head(),
+            "command": " ".join(["benchmarks/proxy_supernet.py", *argv]),
+        },
+    }
+    print(f"wrote {write_report(Path(args.out), report, render)}")
+    for r in report["rows"]["pooled"]:
+        print(f"pooled {r['on']:8s} {r['strategy']:16s} tau {r['kendall_tau']:.3f} n={r['n']}")
+    return 0
+
+
+def render(report: dict[str, Any]) -> str:
+    """The Markdown report: per set, each strategy's rank agreement; then the costs."""
+    amort = report["amortised_cpu_seconds"]
+    lines = [
+        "# Issue 8: a weight-sharing supernet as the proxy",
+        "",
+        f"Supernet: {', '.join(report['plan']['spaces'])}, widths "
+        f"{report['plan']['channels']}, x{report['plan']['scale']}, "
+        f"{report['supernet_steps']} steps (one sampled candidate per step), "
+        f"{report['supernet_cpu_seconds']:.0f} CPU-s; {report['supernet_store_values']:,} shared "
+        "values. Each net inherits its slices, is fine-tuned for the given steps (0: none) and "
+        "scored on full Set5; the reference is Set5 + Set14 + B100 after 6000-10000 steps of "
+        "its own training. Supernet CPU-s amortised per candidate: "
+        f"{amort['scored']:.0f} over the {report['amortised_over']['scored']} nets scored here, "
+        f"{amort['search']:.1f} over a {report['amortised_over']['search']}-candidate search "
+        "(an assumption).",
+        "",
+        "| set | nets | strategy | Kendall tau | Spearman | top-3 | vs params-only (95% CI) | "
+        "CPU-s per net |",
+        "|---|---|---|---:|---:|---:|---|---:|",
+    ]
+    for where, rows in report["rows"].items():
+        for r in rows:
+            ci = r.get("vs_params_ci95")
+            vs = f"{r['vs_params_diff']:+.3f} [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else "-"
+            lines.append(
+                f"| {where} | {r['on']} ({r['n']}) | {r['strategy']} | {_fmt(r['kendall_tau'])} "
+                f"| {_fmt(r['spearman'])} | {_fmt(r['top3_overlap'], 2)} | {vs} | "
+                f"{_fmt(r.get('cpu_seconds_mean'), 1)} |"
+            )
+    lines += [
+        "",
+        "| net | set | params | coverage | reference dB | "
+        + " | ".join(f"ft{f} dB" for f in report["finetune_steps"])
+        + " |",
+        "|---|---|---:|---:|---:|" + "---:|" * len(report["finetune_steps"]),
+    ]
+    for name, s in report["sets"].items():
+        for lb, sc in s["scores"].items():
+            cells = " | ".join(_fmt(sc[f"ft{f}"]["psnr_y_db"]) for f in report["finetune_steps"])
+            lines.append(
+                f"| {lb} | {name} | {sc['params']:,} | {sc['coverage']:.3f} | "
+                f"{_fmt(sc['reference_psnr_y_db'])} | {cells} |"
+            )
+    lines += ["", *context_lines(report["context"]), ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    for name in ("train", "score"):
+        p = sub.add_parser(name)
+        p.add_argument("--steps", type=int, default=15000, help="the supernet's training steps")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--threads", type=int, default=1)
+        p.add_argument("--data", help="data root (default: $DISTILLNAS_DATA or ../shared/data)")
+    sub.choices["train"].add_argument("--hours", type=float, help="stop (resumably) after this")
+    sc = sub.choices["score"]
+    sc.add_argument("--finetune", default="0,50,200", help="fine-tune step counts, comma-separated")
+    sc.add_argument("--out", default=str(RESULTS / "proxy_supernet"))
+    args = ap.parse_args(argv)
+    try:
+        return train_main(args) if args.cmd == "train" else score_main(args, argv)
+    except UserError as exc:
+        print(f"proxy_supernet: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

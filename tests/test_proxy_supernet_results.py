@@ -1,0 +1,65 @@
+"""The committed supernet result (benchmarks/results/proxy_supernet.json): its rank figures follow
+from the per-net scores stored beside them and the committed reference tables (recomputed here,
+so an edited or stale figure fails)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from search.fidelity import ReferenceTable, kendall_tau
+
+REPO = Path(__file__).resolve().parents[1]
+RESULT = REPO / "benchmarks" / "results" / "proxy_supernet.json"
+
+
+@pytest.fixture(scope="module")
+def report() -> dict:
+    if not RESULT.is_file():
+        pytest.skip(f"{RESULT.name} not committed (run benchmarks/proxy_supernet.py train, score)")
+    return json.loads(RESULT.read_text())
+
+
+def test_the_references_are_the_committed_tables(report) -> None:
+    for s in report["sets"].values():
+        table = ReferenceTable.load(REPO / s["reference_file"])
+        assert table.scores(list(s["ref"])) == pytest.approx(s["ref"])
+        for lb, sc in s["scores"].items():
+            assert sc["reference_psnr_y_db"] == pytest.approx(s["ref"][lb])
+    assert len(report["sets"]["calibration"]["ref"]) == 13
+    assert len(report["sets"]["heldout"]["ref"]) == 8
+
+
+def test_rank_figures_follow_from_the_stored_scores(report) -> None:
+    checked = 0
+    for where, rows in report["rows"].items():
+        sets = list(report["sets"].values()) if where == "pooled" else [report["sets"][where]]
+        ref = {lb: v for s in sets for lb, v in s["ref"].items()}
+        scores = {lb: v for s in sets for lb, v in s["scores"].items()}
+        for r in rows:
+            labels = [
+                lb
+                for lb in ref
+                if r["on"] == "all" or scores[lb]["coverage"] >= report["covered_threshold"]
+            ]
+            assert r["n"] == len(labels)
+            if r["strategy"] == "params-only":
+                mine = [scores[lb]["params"] for lb in labels]
+            else:
+                mine = [
+                    scores[lb][r["strategy"].replace("supernet-", "")]["psnr_y_db"] for lb in labels
+                ]
+            assert r["kendall_tau"] == pytest.approx(kendall_tau(mine, [ref[lb] for lb in labels]))
+            checked += 1
+    assert checked == 3 * 2 * (1 + len(report["finetune_steps"]))
+
+
+def test_the_amortised_cost_is_the_supernet_over_the_nets(report) -> None:
+    n = report["amortised_over"]["scored"]
+    assert n == 21
+    assert report["amortised_cpu_seconds"]["scored"] == pytest.approx(
+        report["supernet_cpu_seconds"] / n
+    )
+    assert report["supernet_steps"] == report["plan"]["protocol"]["steps"]
