@@ -57,6 +57,8 @@ def nondominated_ranks(points: np.ndarray) -> np.ndarray:
 
 #: the share 1/eta of the trials at a rung that always continues (``search --prune-eta``)
 DEFAULT_ETA = 3.0
+#: peers that must dominate a candidate before it may stop (``search --prune-dominators``)
+DEFAULT_MIN_DOMINATORS = 1
 
 
 @dataclass(frozen=True)
@@ -75,17 +77,20 @@ class ParetoSuccessiveHalving:
     rungs: tuple[int, ...]
     eta: float = DEFAULT_ETA
     min_peers: int = 3
-    min_dominators: int = 1
+    min_dominators: int = DEFAULT_MIN_DOMINATORS
 
     def __post_init__(self) -> None:
         if self.eta <= 1:
             raise ValueError("eta must be > 1")
+        if self.min_dominators < 1:
+            raise ValueError("min_dominators must be >= 1")
         if list(self.rungs) != sorted(set(self.rungs)):
             raise ValueError("rungs must be distinct ascending steps")
 
     @classmethod
     def for_steps(cls, total_steps: int, checkpoint_every: int, *, eta: float = DEFAULT_ETA,
-                  min_peers: int = 3, rung_ratio: float = 2.0) -> ParetoSuccessiveHalving:
+                  min_peers: int = 3, rung_ratio: float = 2.0,
+                  min_dominators: int = DEFAULT_MIN_DOMINATORS) -> ParetoSuccessiveHalving:
         """Rungs at total/rung_ratio^k, snapped to checkpoint steps (the last step is never a
         rung); ``eta`` is the share kept at each rung (the best 1/eta are never stopped)."""
         if rung_ratio <= 1:
@@ -99,7 +104,8 @@ class ParetoSuccessiveHalving:
             rungs.add(step)
             k += 1
         rungs.discard(total_steps)
-        return cls(tuple(sorted(rungs)), eta=eta, min_peers=min_peers)
+        return cls(tuple(sorted(rungs)), eta=eta, min_peers=min_peers,
+                   min_dominators=min_dominators)
 
     def decide(self, step: int, psnr_db: float, costs: Sequence[float],
                peers: Sequence[tuple[float, Sequence[float]]]) -> RungDecision | None:

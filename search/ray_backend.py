@@ -48,7 +48,7 @@ from optuna.trial import TrialState
 from blocks.errors import UserError
 from blocks.specs import NetSpec
 from search.budgets import Budgets
-from search.pruner import DEFAULT_ETA, ParetoSuccessiveHalving
+from search.pruner import DEFAULT_ETA, DEFAULT_MIN_DOMINATORS, ParetoSuccessiveHalving
 from search.runner import (
     MAX_IDLE_PROPOSALS,
     Progress,
@@ -356,6 +356,8 @@ class RaySearch:
     prune_rungs: tuple[int, ...] | None = None
     #: the share 1/eta kept at each rung (ASHA's reduction factor too)
     prune_eta: float = DEFAULT_ETA
+    #: peers that must dominate a candidate before the Pareto scheduler stops it
+    prune_dominators: int = DEFAULT_MIN_DOMINATORS
     progress: bool = True
     worker_trainer: Any = None
     stale_grace_s: float = 600.0
@@ -484,7 +486,8 @@ class RaySearch:
                 grace_period=rungs[0],
                 reduction_factor=self.prune_eta,
             )
-        return classes.ParetoScheduler(self, ParetoSuccessiveHalving(rungs, eta=self.prune_eta))
+        return classes.ParetoScheduler(self, ParetoSuccessiveHalving(
+            rungs, eta=self.prune_eta, min_dominators=self.prune_dominators))
 
     # ---- called by the searcher, in the driver ----------------------------------------------
     def should_stop_asking(self) -> bool:

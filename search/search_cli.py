@@ -84,6 +84,20 @@ def pruner_eta(value: float | None, prune: bool) -> float:
     return float(value)
 
 
+def pruner_dominators(value: int | None, prune: bool) -> int:
+    """``--prune-dominators``: how many peers at a rung must dominate a candidate (higher-or-
+    equal PSNR at no higher cost) before it may stop; a positive integer, with pruning on."""
+    from search.pruner import DEFAULT_MIN_DOMINATORS
+
+    if value is None:
+        return DEFAULT_MIN_DOMINATORS
+    if not prune:
+        raise UserError("--prune-dominators sets the pruner's dominator count: drop --no-prune")
+    if value < 1:
+        raise UserError(f"--prune-dominators must be a positive integer; got {value}")
+    return int(value)
+
+
 def default_storage(study: str) -> str:
     return f"journal:///{DEFAULT_RUNS / study / 'study.log'}"
 
@@ -128,6 +142,10 @@ def _run_search(args: argparse.Namespace) -> int:
     if rungs and not args.prune:
         raise UserError("--prune-rungs sets the pruner's rungs: drop --no-prune")
     eta = pruner_eta(args.prune_eta, args.prune)
+    dominators = pruner_dominators(args.prune_dominators, args.prune)
+    if ray_options is not None and args.prune_dominators is not None and len(objectives) == 1:
+        raise UserError("--prune-dominators applies to the Pareto pruner; with one objective Ray "
+                        "uses ASHA, which has no dominator count: drop it or add an objective")
     if ray_options is not None:  # a measured device: one latency table, measured before Ray
         from search.ray_backend import with_latency_table
 
@@ -143,6 +161,7 @@ def _run_search(args: argparse.Namespace) -> int:
         "input_hw": list(device.input_hw), "latency_method": evaluator.device.latency.method,
         "pruner": ("pareto-sh" + (f" rungs {'/'.join(map(str, rungs))}" if rungs else "")
                    + (f" eta {eta:g}" if args.prune_eta is not None else "")
+                   + (f" dominators {dominators}" if args.prune_dominators is not None else "")
                    if args.prune else "none"),
     }
     study = open_study(storage, study_name, directions=[d for _, d in objectives],
@@ -151,9 +170,10 @@ def _run_search(args: argparse.Namespace) -> int:
         _enqueue_zoo(study, space, budgets, evaluator)
     pruner = None
     if args.prune and evaluator.total_steps:
-        pruner = (ParetoSuccessiveHalving(rungs, eta=eta) if rungs
+        pruner = (ParetoSuccessiveHalving(rungs, eta=eta, min_dominators=dominators) if rungs
                   else ParetoSuccessiveHalving.for_steps(evaluator.total_steps,
-                                                         evaluator.checkpoint_every, eta=eta))
+                                                         evaluator.checkpoint_every, eta=eta,
+                                                         min_dominators=dominators))
     trials = args.trials if args.trials is not None else (10**9 if args.minutes else 20)
     if ray_options is None:
         run = SearchRun(study, space, budgets, evaluator, objectives, trials=trials,
@@ -165,7 +185,7 @@ def _run_search(args: argparse.Namespace) -> int:
         run = RaySearch(study, space, budgets, evaluator, objectives, trials=trials,
                         ray_dir=ray_dir_for(run_dir, study_name), options=ray_options,
                         minutes=args.minutes, seed=args.seed, prune=args.prune,
-                        prune_rungs=rungs, prune_eta=eta,
+                        prune_rungs=rungs, prune_eta=eta, prune_dominators=dominators,
                         progress=not args.quiet)
     run.run()
     if ray_options is not None and not args.quiet:
@@ -267,6 +287,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--prune-eta", type=float, metavar="ETA",
                    help=f"the pruner keeps the best 1/ETA of the trials at each rung (default "
                    f"{DEFAULT_ETA:g}; 2 stops fewer candidates and saves less compute)")
+    p.add_argument("--prune-dominators", type=int, metavar="K",
+                   help="a candidate outside the kept share stops only if at least K peers at "
+                   "the rung dominate it (default 1; larger stops fewer)")
     p.add_argument("--seed-zoo", action="store_true",
                    help="enqueue the zoo's reference nets that the space can express and that "
                    "fit the budget")

@@ -1,5 +1,6 @@
-"""`search --prune-rungs`: the pruner decides at the steps the user names, and only at steps where
-the proxy records a score; bad values are one-line errors that write nothing."""
+"""`search --prune-rungs`, `--prune-eta`, `--prune-dominators`: the pruner decides at the steps
+the user names, and only at steps where the proxy records a score, with the share kept and the
+dominator count given; bad values are one-line errors that write nothing."""
 
 from __future__ import annotations
 
@@ -51,6 +52,9 @@ def search(tiny: dict[str, str], *extra: str, trials: int = 4) -> int:
     (("--prune-rungs", "8"), "below its 8 steps"),
     (("--prune-rungs", "4", "--no-prune"), "drop --no-prune"),
     (("--prune-eta", "1"), "--prune-eta must be a number above 1"),
+    (("--prune-dominators", "0"), "--prune-dominators must be a positive integer"),
+    (("--prune-dominators", "2", "--no-prune"), "drop --no-prune"),
+    (("--prune-dominators", "2", "--backend", "ray", "--objectives", "psnr"), "ASHA"),
 ])
 def test_bad_rungs_are_one_line_errors_that_write_nothing(tiny, capsys, extra, fragment) -> None:
     assert search(tiny, *extra) != 0
@@ -89,5 +93,29 @@ def test_the_study_records_and_uses_the_eta_given(tiny) -> None:
     assert search(tiny, "--prune-eta", "1.01", trials=8) == 0
     study = load(tiny)
     assert study.user_attrs["pruner"] == "pareto-sh eta 1.01"
+    states = [t.user_attrs.get("status") for t in study.get_trials()]
+    assert "pruned" not in states and states.count("complete") >= 4
+
+
+def test_pruner_dominators_is_a_positive_count_with_pruning_on() -> None:
+    from search.pruner import DEFAULT_MIN_DOMINATORS, ParetoSuccessiveHalving
+    from search.search_cli import pruner_dominators
+
+    assert pruner_dominators(None, False) == DEFAULT_MIN_DOMINATORS == 1
+    assert pruner_dominators(3, True) == 3
+    for bad in (0, -1):
+        with pytest.raises(UserError, match="positive integer"):
+            pruner_dominators(bad, True)
+    assert ParetoSuccessiveHalving.for_steps(300, 50, min_dominators=4).min_dominators == 4
+    with pytest.raises(ValueError, match="min_dominators"):
+        ParetoSuccessiveHalving((100,), min_dominators=0)
+
+
+def test_the_study_records_and_uses_the_dominator_count_given(tiny) -> None:
+    # no candidate among 8 can have 8 peers dominating it at a rung: nothing stops early, where
+    # the default (1) stops three of the same 8 trials at step 2
+    assert search(tiny, "--prune-dominators", "8", trials=8) == 0
+    study = load(tiny)
+    assert study.user_attrs["pruner"] == "pareto-sh dominators 8"
     states = [t.user_attrs.get("status") for t in study.get_trials()]
     assert "pruned" not in states and states.count("complete") >= 4

@@ -466,7 +466,7 @@ def test_the_ray_schedulers_take_the_rungs_given() -> None:
                           ((100, 150), (100, 150))):
         made.clear()
         driver = SimpleNamespace(evaluator=ev, prune=True, prune_rungs=rungs, prune_eta=3.0,
-                                 multi_objective=True)
+                                 prune_dominators=1, multi_objective=True)
         RaySearch._scheduler(driver, classes)
         assert made["pareto"].rungs == expect
         single = RaySearch._scheduler(SimpleNamespace(**{**vars(driver),
@@ -485,9 +485,10 @@ def test_the_ray_schedulers_take_the_eta_given() -> None:
     made = {}
     classes = SimpleNamespace(ParetoScheduler=lambda driver, p: made.setdefault("pareto", p))
     driver = SimpleNamespace(evaluator=SimpleNamespace(total_steps=300, checkpoint_every=50),
-                             prune=True, prune_rungs=None, prune_eta=2.0, multi_objective=True)
+                             prune=True, prune_rungs=None, prune_eta=2.0, prune_dominators=3,
+                             multi_objective=True)
     RaySearch._scheduler(driver, classes)
-    assert made["pareto"].eta == 2.0
+    assert made["pareto"].eta == 2.0 and made["pareto"].min_dominators == 3
     single = RaySearch._scheduler(SimpleNamespace(**{**vars(driver), "multi_objective": False}),
                                   classes)
     assert single._reduction_factor == 2.0
