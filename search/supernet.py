@@ -32,7 +32,7 @@ import math
 import os
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -168,8 +168,6 @@ class SupernetPlan:
 
     def sample(self, rng: np.random.Generator) -> NetSpec:
         """One candidate: a space uniformly, then a spec of it at this scale."""
-        from dataclasses import replace
-
         space = self.spaces[int(rng.integers(len(self.spaces)))]
         space = replace(space, scale=(self.scale,))
         if self.channels is not None:
