@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/proxy_supernet.py train [--steps 15000] [--hours H] [--threads 1]
     .venv/bin/python benchmarks/proxy_supernet.py score [--finetune 0,50,200] [--threads 1]
+    (both with --residual none: the variant trained and fine-tuned on the nets' own output)
 
 ``train`` trains one supernet (search.supernet) over the shipped ``rfdb`` and ``lrfdb`` spaces at
 x2, their widths replaced by 16-48 (the reference nets' range), with the ``quick`` recipe (bicubic
@@ -17,7 +18,7 @@ the reference tables (Set5 + Set14 + B100 after 6000-10000 steps). Nets the supe
 cover (IMDB, RDB: coverage < 0.99) are reported but ranked separately. Per candidate it records
 the fine-tune and evaluation CPU seconds; the supernet's own CPU seconds are amortised over the
 nets scored here and, as a stated assumption, over a 1000-candidate search.
-Writes benchmarks/results/proxy_supernet.{json,md}.
+Writes benchmarks/results/proxy_supernet.{json,md} (``--residual none``: proxy_supernet_own).
 """
 
 from __future__ import annotations
@@ -64,8 +65,12 @@ COVERED = 0.99  # a net with at least this share of inherited values is "covered
 SEARCH_SIZE = 1000  # the candidates a search would amortise the supernet over (an assumption)
 
 
-def plan(steps: int, seed: int = 0) -> SupernetPlan:
-    """The benchmark's supernet: rfdb + lrfdb spaces, widths 16-48, x2, the quick recipe."""
+RESIDUALS = {"bicubic": "bicubic", "none": None}  # --residual: what the supernet learns
+
+
+def plan(steps: int, seed: int = 0, residual: str | None = "bicubic") -> SupernetPlan:
+    """The benchmark's supernet: rfdb + lrfdb spaces, widths 16-48, x2, the quick recipe
+    (``residual=None``: the nets' own output instead of a residual on bicubic)."""
     q = get_protocol("quick")
     recipe = replace(
         q,
@@ -76,11 +81,19 @@ def plan(steps: int, seed: int = 0) -> SupernetPlan:
         description=f"supernet training: the quick recipe at lr 1e-3 for {steps} steps in all, "
         "one sampled candidate per step, 100-step warm-up, gradient norm clipped to 1",
     )
+    if residual is None:
+        recipe = replace(
+            recipe,
+            name="supernet-own",
+            residual=None,
+            description=recipe.description + "; the nets' own output (no bicubic residual)",
+        )
     spaces = (load_space("rfdb"), load_space("lrfdb"))
     return SupernetPlan(spaces, recipe, scale=2, channels=CHANNELS, seed=seed)
 
 
-def finetune_protocol(steps: int):  # noqa: ANN201 - a ProxyProtocol
+def finetune_protocol(steps: int, residual: str | None = "bicubic"):  # noqa: ANN201
+    """The fine-tune of inherited weights (a ProxyProtocol), with the supernet's residual."""
     q = get_protocol("quick")
     return replace(
         q,
@@ -90,22 +103,25 @@ def finetune_protocol(steps: int):  # noqa: ANN201 - a ProxyProtocol
         lr=5e-4,
         warmup_steps=0,
         eval_every=steps,
+        residual=residual,
         description=f"fine-tune inherited weights: {steps} steps at constant lr 5e-4, "
-        "bicubic residual, full Set5",
+        f"{'bicubic residual' if residual else 'own output'}, full Set5",
     )
 
 
-def checkpoint_path(steps: int, seed: int) -> Path:
-    return CACHE / f"supernet-s{steps}-seed{seed}.pt"
+def checkpoint_path(steps: int, seed: int, residual: str | None = "bicubic") -> Path:
+    own = "" if residual else "-own"
+    return CACHE / f"supernet-s{steps}-seed{seed}{own}.pt"
 
 
 def train_main(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     data = TrainData.for_protocol("quick", args.data)
+    residual = RESIDUALS[args.residual]
     res = train_supernet(
-        plan(args.steps, args.seed),
+        plan(args.steps, args.seed, residual),
         data,
-        checkpoint=checkpoint_path(args.steps, args.seed),
+        checkpoint=checkpoint_path(args.steps, args.seed, residual),
         hours=args.hours,
         log=sys.stderr,
     )
@@ -118,13 +134,18 @@ def train_main(args: argparse.Namespace) -> int:
 
 
 def _evaluate(net: torch.nn.Module, data: TrainData, residual: str | None) -> float:
-    """Full-Set5 Y-PSNR (dB) of ``net`` as the proxy scores it (bicubic residual added)."""
+    """Full-Set5 Y-PSNR (dB) of ``net`` as the proxy scores it (with its residual, if any)."""
     up = ProxyUpscaler(net, 2, residual=residual)
     return float(evaluate_pairs(up, data.pairs("Set5", 2), 2)["psnr_y_db"])
 
 
 def score_net(
-    spec: Any, store: WeightStore, data: TrainData, finetunes: list[int], seed: int
+    spec: Any,
+    store: WeightStore,
+    data: TrainData,
+    finetunes: list[int],
+    seed: int,
+    residual: str | None = "bicubic",
 ) -> dict[str, Any]:
     """One reference net's supernet scores: coverage, then per fine-tune length the Set5 score
     and the CPU seconds of inheriting, fine-tuning and scoring."""
@@ -140,9 +161,10 @@ def score_net(
         net = copy.deepcopy(base)
         c0 = time.process_time()
         if f == 0:
-            psnr = _evaluate(net, data, "bicubic")
+            psnr = _evaluate(net, data, residual)
         else:
-            res = train(net, data=data, protocol=finetune_protocol(f), scale=2, progress=False)
+            protocol = finetune_protocol(f, residual)
+            res = train(net, data=data, protocol=protocol, scale=2, progress=False)
             if res.status != "complete":
                 raise UserError(f"{spec.key()}: fine-tune ended {res.status}: {res.message}")
             psnr = res.psnr_y_db
@@ -192,11 +214,12 @@ def score_main(args: argparse.Namespace, argv: list[str]) -> int:
         ) from None
     if any(f < 0 for f in finetunes):
         raise UserError("--finetune step counts must be >= 0")
-    path = checkpoint_path(args.steps, args.seed)
+    residual = RESIDUALS[args.residual]
+    path = checkpoint_path(args.steps, args.seed, residual)
     if not path.is_file():
         raise UserError(f"no supernet at {path}; run: proxy_supernet.py train --steps {args.steps}")
     data = TrainData.for_protocol("quick", args.data)
-    the_plan = plan(args.steps, args.seed)
+    the_plan = plan(args.steps, args.seed, residual)
     trained = train_supernet(the_plan, data, checkpoint=path, hours=0.0)
     if not trained["done"]:
         raise UserError(f"{path}: supernet at step {trained['step']}/{args.steps}; train it on")
@@ -210,7 +233,9 @@ def score_main(args: argparse.Namespace, argv: list[str]) -> int:
     ):
         ref_table = ReferenceTable.load(table)
         ref = ref_table.scores([lb for lb, _ in archs])
-        scores = {lb: score_net(sp, store, data, finetunes, args.seed + 1) for lb, sp in archs}
+        scores = {
+            lb: score_net(sp, store, data, finetunes, args.seed + 1, residual) for lb, sp in archs
+        }
         for lb, sp in archs:
             scores[lb] |= {"spec_key": sp.key(), "reference_psnr_y_db": ref.get(lb)}
         sets[name] = {
@@ -262,14 +287,15 @@ def score_main(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def render(report: dict[str, Any]) -> str:
-    """The Markdown report: per set, each strategy's rank agreement; then the costs."""
+    """The Markdown report: per set, each strategy's rank agreement; then the per-net scores."""
     amort = report["amortised_cpu_seconds"]
     lines = [
         "# Issue 8: a weight-sharing supernet as the proxy",
         "",
         f"Supernet: {', '.join(report['plan']['spaces'])}, widths "
-        f"{report['plan']['channels']}, x{report['plan']['scale']}, "
-        f"{report['supernet_steps']} steps (one sampled candidate per step), "
+        f"{report['plan']['channels']}, x{report['plan']['scale']}, trained on "
+        + ("a residual over bicubic" if report["plan"]["protocol"]["residual"] else "own output")
+        + f", {report['supernet_steps']} steps (one sampled candidate per step), "
         f"{report['supernet_cpu_seconds']:.0f} CPU-s; {report['supernet_store_values']:,} shared "
         "values. Each net inherits its slices, is fine-tuned for the given steps (0: none) and "
         "scored on full Set5; the reference is Set5 + Set14 + B100 after 6000-10000 steps of "
@@ -319,11 +345,21 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--threads", type=int, default=1)
         p.add_argument("--data", help="data root (default: $DISTILLNAS_DATA or ../shared/data)")
+        p.add_argument(
+            "--residual",
+            choices=sorted(RESIDUALS),
+            default="bicubic",
+            help="what the supernet and fine-tune learn: a residual on bicubic, or own output",
+        )
     sub.choices["train"].add_argument("--hours", type=float, help="stop (resumably) after this")
     sc = sub.choices["score"]
     sc.add_argument("--finetune", default="0,50,200", help="fine-tune step counts, comma-separated")
-    sc.add_argument("--out", default=str(RESULTS / "proxy_supernet"))
+    sc.add_argument("--out", help="default benchmarks/results/proxy_supernet[_own]")
     args = ap.parse_args(argv)
+    if args.cmd == "score" and args.out is None:
+        args.out = str(
+            RESULTS / ("proxy_supernet" if args.residual == "bicubic" else "proxy_supernet_own")
+        )
     try:
         return train_main(args) if args.cmd == "train" else score_main(args, argv)
     except UserError as exc:

@@ -1,6 +1,6 @@
-"""The committed supernet result (benchmarks/results/proxy_supernet.json): its rank figures follow
-from the per-net scores stored beside them and the committed reference tables (recomputed here,
-so an edited or stale figure fails)."""
+"""The committed supernet results (benchmarks/results/proxy_supernet[_own].json): their rank
+figures follow from the per-net scores stored beside them and the committed reference tables
+(recomputed here, so an edited or stale figure fails)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,15 @@ import pytest
 from search.fidelity import ReferenceTable, kendall_tau
 
 REPO = Path(__file__).resolve().parents[1]
-RESULT = REPO / "benchmarks" / "results" / "proxy_supernet.json"
+RESULTS = REPO / "benchmarks" / "results"
 
 
-@pytest.fixture(scope="module")
-def report() -> dict:
-    if not RESULT.is_file():
-        pytest.skip(f"{RESULT.name} not committed (run benchmarks/proxy_supernet.py train, score)")
-    return json.loads(RESULT.read_text())
+@pytest.fixture(scope="module", params=["proxy_supernet.json", "proxy_supernet_own.json"])
+def report(request) -> dict:
+    path = RESULTS / request.param
+    if not path.is_file():
+        pytest.skip(f"{path.name} not committed (run benchmarks/proxy_supernet.py train, score)")
+    return json.loads(path.read_text())
 
 
 def test_the_references_are_the_committed_tables(report) -> None:
