@@ -217,7 +217,10 @@ def score_main(args: argparse.Namespace, argv: list[str]) -> int:
     residual = RESIDUALS[args.residual]
     path = checkpoint_path(args.steps, args.seed, residual)
     if not path.is_file():
-        raise UserError(f"no supernet at {path}; run: proxy_supernet.py train --steps {args.steps}")
+        raise UserError(
+            f"no supernet at {path}; run: proxy_supernet.py train --steps {args.steps} "
+            f"--residual {args.residual}"
+        )
     data = TrainData.for_protocol("quick", args.data)
     the_plan = plan(args.steps, args.seed, residual)
     trained = train_supernet(the_plan, data, checkpoint=path, hours=0.0)
