@@ -344,13 +344,14 @@ def section_supernet(headline: list[list[str]]) -> list[str]:
     """Issue 8's weight-sharing candidate: one supernet per variant (trained on a residual over
     bicubic, or on the nets' own output), every reference net scored from it."""
     out = ["### Proxy fidelity, issue 8: a weight-sharing supernet", ""]
-    variants = [(label, sn) for label, name in (("bicubic residual", "proxy_supernet.json"),
-                                                ("own output", "proxy_supernet_own.json"))
+    variants = [(label, flag, sn) for label, name, flag in (
+                    ("bicubic residual", "proxy_supernet.json", ""),
+                    ("own output", "proxy_supernet_own.json", " --residual none"))
                 if (sn := load(name)) is not None]
     if not variants:
         return out + not_run(f"{PY} benchmarks/proxy_supernet.py train && "
                              f"{PY} benchmarks/proxy_supernet.py score")
-    sn = variants[0][1]
+    sn = variants[0][2]
     pooled = {(r["strategy"], r["on"]): r for r in sn["rows"]["pooled"]}
     out += [f"One supernet per variant over {', '.join(sn['plan']['spaces'])} (widths "
             f"{sn['plan']['channels']}), trained {sn['supernet_steps']} steps, one sampled "
@@ -366,7 +367,7 @@ def section_supernet(headline: list[list[str]]) -> list[str]:
             "interval) | CPU s per net (inherit, fine-tune, Set5) + amortised supernet |",
             "|---|---|---|---|---|---|"]
     candidates = []
-    for label, v in variants:
+    for label, _, v in variants:
         amort = v["amortised_cpu_seconds"]["scored"]
         for r in v["rows"]["pooled"]:
             if r["strategy"] == "params-only" and v is not sn:
@@ -381,9 +382,8 @@ def section_supernet(headline: list[list[str]]) -> list[str]:
             if r["on"] == "covered" and ci:
                 candidates.append((r["kendall_tau"], label, r, amort))
     out += ["", "Commands: " + "; ".join(
-        f"`{PY} benchmarks/proxy_supernet.py train --steps {v['supernet_steps']}"
-        + ("" if label.startswith("bicubic") else " --residual none")
-        + f"`, then `{v['context']['command']}`" for label, v in variants)
+        f"`{PY} benchmarks/proxy_supernet.py train --steps {v['supernet_steps']}{flag}`, then "
+        f"`{v['context']['command']}`" for _, flag, v in variants)
         + "; details `benchmarks/results/proxy_supernet*.md`.", ""]
     _, label, best, amort = max(candidates, key=lambda c: c[0])
     base = pooled[("params-only", "covered")]

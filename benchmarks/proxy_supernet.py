@@ -7,7 +7,7 @@
 ``train`` trains one supernet (search.supernet) over the shipped ``rfdb`` and ``lrfdb`` spaces at
 x2, their widths replaced by 16-48 (the reference nets' range), with the ``quick`` recipe (bicubic
 residual, batch 16, LR patch 32, cosine to 5 %) at lr 1e-3 with a 100-step warm-up and the
-store's gradient norm clipped to 1 (at lr 2e-3 unclipped the first run diverged at step 1400)
+store's gradient norm clipped to 1 (at lr 2e-3 unclipped the first run diverged by step 1600)
 for ``--steps`` steps, one sampled candidate per step. It checkpoints to the git-ignored cache
 and resumes there.
 
@@ -57,7 +57,7 @@ from search.fidelity import ReferenceTable, file_sha1, paired_tau_bootstrap, ran
 from search.proxies import TrainData, get_protocol  # noqa: E402
 from search.space import load_space  # noqa: E402
 from search.supernet import SupernetPlan, WeightStore, train_supernet  # noqa: E402
-from search.train import ProxyUpscaler, train  # noqa: E402
+from search.train import ProxyUpscaler, count_params, train  # noqa: E402
 
 CACHE = RESULTS / "cache" / "supernet"
 CHANNELS = (16, 24, 32, 40, 48)
@@ -155,7 +155,7 @@ def score_net(
     inherit_s = time.process_time() - c0
     out: dict[str, Any] = {
         "coverage": coverage,
-        "params": sum(p.numel() for p in base.parameters()),
+        "params": count_params(base),
     }
     for f in finetunes:
         net = copy.deepcopy(base)
@@ -255,7 +255,7 @@ def score_main(args: argparse.Namespace, argv: list[str]) -> int:
         "supernet_steps": trained["step"],
         "supernet_cpu_seconds": supernet_cpu,
         "supernet_loss": trained["loss"],
-        "supernet_store_values": sum(p.numel() for p in store.parameters()),
+        "supernet_store_values": count_params(store),
         "finetune_steps": finetunes,
         "covered_threshold": COVERED,
         "amortised_over": {"scored": len(pooled_ref), "search": SEARCH_SIZE},

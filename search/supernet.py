@@ -46,7 +46,7 @@ from blocks.errors import UserError
 from blocks.specs import NetSpec
 from search.proxies import ProxyProtocol, TrainData
 from search.space import SearchSpace
-from search.train import ProxyUpscaler
+from search.train import ProxyUpscaler, count_params
 
 STORE_FORMAT = "distillnas-supernet/1"
 
@@ -97,7 +97,7 @@ class WeightStore(nn.Module):
                 old = shapes.get(key, shape)
                 shapes[key] = tuple(max(a, b) for a, b in zip(old, shape, strict=True))
         store = cls(shapes)
-        for net in sorted(nets, key=lambda n: sum(p.numel() for p in n.parameters())):
+        for net in sorted(nets, key=count_params):
             store.write(net)
         return store
 
@@ -127,7 +127,7 @@ class WeightStore(nn.Module):
         for p, s, win, loc in self._pairs(net):
             p[loc].copy_(s[win])
             copied += p[loc].numel()
-        total = sum(p.numel() for p in net.parameters())
+        total = count_params(net)
         return copied / total if total else 0.0
 
     def add_grads(self, net: nn.Module) -> None:
@@ -147,7 +147,7 @@ class SupernetPlan:
     (``protocol``: data, patch, batch, lr, warm-up, schedule, bicubic residual; its ``steps`` is
     the supernet's total), the seed of the candidate draw and the patches, and the gradient-norm
     clip applied to the store each step (None: off; without it the first run, lr 2e-3, diverged
-    at step 1400)."""
+    between steps 1400 and 1600)."""
 
     spaces: tuple[SearchSpace, ...]
     protocol: ProxyProtocol
