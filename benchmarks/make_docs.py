@@ -49,6 +49,23 @@ def pruning_row(label: str, rows: list[dict[str, float]]) -> list[str]:
             "seeds meet the goal)", ">= 40% at HV >= 0.98", met(all(ok))]
 
 
+def budget_row(label: str, budget: dict[str, Any]) -> list[str] | None:
+    """A headline row for the pruner at a compute budget (search_quality.budget_rows, default
+    setting): the HV ratio each seed keeps at the budget share of the unpruned run's steps,
+    judged on every seed."""
+    rows = next((v for k, v in (budget.get("settings") or {}).items()
+                 if k.startswith("default")), None)
+    if not rows:
+        return None
+    share, kept = budget["budget_share"], budget["hv_kept"]
+    ok = [r["hv_ratio_macs"] >= kept for r in rows.values()]
+    per_seed = "; ".join(f"{r['hv_ratio_macs']:.3f} ({r['proposals']} nets tried)"
+                         for _, r in sorted(rows.items()))
+    return [label, f"HV ratio at {100 * share:.0f}% of the unpruned search's steps, per seed: "
+            f"{per_seed} ({sum(ok)} of {len(ok)} seeds meet the goal)",
+            f">= 40% less compute at HV >= {kept:.2f}", met(all(ok))]
+
+
 def noise_row(label: str, reseed: dict[str, dict[str, float]], rows: str) -> list[str]:
     """A headline row without a verdict: how far retraining the same proposals with another seed
     moves a front, the scale against which the pruner's HV ratios are read."""
@@ -97,6 +114,10 @@ def section_search_quality(space: str, headline: list[list[str]]) -> list[str]:
     if reseed:  # no goal of its own: the scale against which rows 3-3d's HV ratios are read
         headline.append(noise_row("3f. training noise alone (same proposals, second training "
                                   "seed)", reseed, "rows 3-3d"))
+    row = budget_row("3h. pruning at a compute budget: more proposals for 60% of the unpruned "
+                     "steps (random sampler, replayed)", data.get("part3_budget") or {})
+    if row:
+        headline.append(row)
     runs = [r for r in data["runs"].values() if "overhead_share" in r]
     if runs:
         shares = [r["overhead_share"] for r in runs]
@@ -124,6 +145,10 @@ def section_pruning_replayed(space: str, proxy: str, headline: list[list[str]]) 
         runs = sorted(default, key=lambda n: data["runs"][n]["seed"])
         headline.append(pruning_row(f"3e. pruning, same proposals, `{proxy}` proxy (replayed)",
                                     [default[n] for n in runs]))
+    row = budget_row(f"3i. pruning at a compute budget, `{proxy}` proxy (replayed)",
+                     data.get("part3_budget") or {})
+    if row:
+        headline.append(row)
     if data.get("part3_reseed"):
         headline.append(noise_row(f"3g. training noise alone, `{proxy}` proxy",
                                   data["part3_reseed"], "row 3e"))
@@ -384,7 +409,9 @@ def section_supernet(headline: list[list[str]]) -> list[str]:
     out += ["", "Commands: " + "; ".join(
         f"`{PY} benchmarks/proxy_supernet.py train --steps {v['supernet_steps']}{flag}`, then "
         f"`{v['context']['command']}`" for _, flag, v in variants)
-        + "; details `benchmarks/results/proxy_supernet*.md`.", ""]
+        + " (the rank rows, blends included, are recomputed from the stored per-net scores "
+        "by `proxy_supernet.py rerank`, with the same `--residual`); details "
+        "`benchmarks/results/proxy_supernet*.md`.", ""]
     _, label, best, amort = max(candidates, key=lambda c: c[0])
     base = pooled[("params-only", "covered")]
     headline.append([

@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/proxy_supernet.py train [--steps 15000] [--hours H] [--threads 1]
     .venv/bin/python benchmarks/proxy_supernet.py score [--finetune 0,50,200] [--threads 1]
-    (both with --residual none: the variant trained and fine-tuned on the nets' own output)
+    .venv/bin/python benchmarks/proxy_supernet.py rerank
+    (each with --residual none: the variant trained and fine-tuned on the nets' own output)
 
 ``train`` trains one supernet (search.supernet) over the shipped ``rfdb`` and ``lrfdb`` spaces at
 x2, their widths replaced by 16-48 (the reference nets' range), with the ``quick`` recipe (bicubic
@@ -17,7 +18,11 @@ proxy_fidelity.py) its inherited weights, fine-tunes them for each ``--finetune`
 the reference tables (Set5 + Set14 + B100 after 6000-10000 steps). Nets the supernet does not
 cover (IMDB, RDB: coverage < 0.99) are reported but ranked separately. Per candidate it records
 the fine-tune and evaluation CPU seconds; the supernet's own CPU seconds are amortised over the
-nets scored here and, as a stated assumption, over a 1000-candidate search.
+nets scored here and, as a stated assumption, over a 1000-candidate search. Beside each
+fine-tune length it ranks a capacity-prior blend (``supernet-ftN+logparams(cal-fit)``: the
+fine-tuned PSNR and log10 params, fitted on the covered calibration nets; leave-one-out there,
+fitted on all of them for the held-out nets). ``rerank`` recomputes every rank row of a stored
+report from its per-net scores, without scoring anything.
 Writes benchmarks/results/proxy_supernet.{json,md} (``--residual none``: proxy_supernet_own).
 """
 
@@ -25,6 +30,8 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
+import math
 import os
 import sys
 import time
@@ -53,7 +60,14 @@ from proxy_fidelity import (  # noqa: E402
 from blocks.build import build_network  # noqa: E402
 from blocks.errors import UserError  # noqa: E402
 from search.evaluate import evaluate_pairs  # noqa: E402
-from search.fidelity import ReferenceTable, file_sha1, paired_tau_bootstrap, rank_report  # noqa: E402
+from search.fidelity import (  # noqa: E402
+    LinearBlend,
+    ReferenceTable,
+    file_sha1,
+    loo_blend,
+    paired_tau_bootstrap,
+    rank_report,
+)
 from search.proxies import TrainData, get_protocol  # noqa: E402
 from search.space import load_space  # noqa: E402
 from search.supernet import SupernetPlan, WeightStore, train_supernet  # noqa: E402
@@ -204,6 +218,88 @@ def rank_rows(
     return rows
 
 
+def blend_scores(sets: dict[str, dict[str, Any]], finetunes: list[int]) -> dict[str, dict]:
+    """The capacity-prior blend, per fine-tune length: a ``LinearBlend`` of the fine-tuned PSNR
+    and log10 params fitted on the covered calibration nets. A calibration net's score is its
+    leave-one-out prediction; a held-out net's comes from the fit on all calibration nets,
+    which never saw it. Strategy name -> net label -> predicted reference dB."""
+    cal, held = sets["calibration"], sets["heldout"]
+
+    def covered(s: dict[str, Any]) -> list[str]:
+        return [lb for lb, sc in s["scores"].items() if sc["coverage"] >= COVERED]
+
+    def features(s: dict[str, Any], labels: list[str], f: int) -> list[list[float]]:
+        return [
+            [s["scores"][lb][f"ft{f}"]["psnr_y_db"], math.log10(s["scores"][lb]["params"])]
+            for lb in labels
+        ]
+
+    c, h = covered(cal), covered(held)
+    out = {}
+    for f in finetunes:
+        x, y = features(cal, c, f), [cal["ref"][lb] for lb in c]
+        preds = dict(zip(c, loo_blend(x, y), strict=True))
+        held_preds = LinearBlend.fit(x, y).predict(features(held, h, f)) if h else []
+        preds |= dict(zip(h, held_preds, strict=True))
+        out[f"supernet-ft{f}+logparams(cal-fit)"] = preds
+    return out
+
+
+def blend_rows(
+    scores: dict[str, dict[str, Any]], ref: dict[str, float], blends: dict[str, dict]
+) -> list[dict[str, Any]]:
+    """Each blend's rank agreement on the covered nets of ``ref`` (one set or both pooled), with
+    the paired bootstrap against params-only; its CPU-s are those of the fine-tune it uses."""
+    rows = []
+    for name, preds in blends.items():
+        labels = [lb for lb in ref if lb in preds]
+        if len(labels) < 3:
+            continue
+        truth = [ref[lb] for lb in labels]
+        mine = [preds[lb] for lb in labels]
+        vs = paired_tau_bootstrap(mine, [float(scores[lb]["params"]) for lb in labels], truth)
+        ft = name.removeprefix("supernet-").split("+")[0]
+        rows.append(
+            {
+                "strategy": name,
+                "on": "covered",
+                "n": len(labels),
+                **rank_report(mine, truth),
+                "vs_params_diff": vs["diff"],
+                "vs_params_ci95": vs["diff_ci95"],
+                "clearly_above": bool(vs["diff_ci95"][0] > 0),
+                "cpu_seconds_mean": sum(scores[lb][ft]["cpu_seconds"] for lb in labels)
+                / len(labels),
+            }
+        )
+    return rows
+
+
+def all_rows(sets: dict[str, dict[str, Any]], finetunes: list[int]) -> dict[str, list]:
+    """Per set and pooled: params-only, each fine-tune length, each blend."""
+    pooled = {
+        "ref": {lb: v for s in sets.values() for lb, v in s["ref"].items()},
+        "scores": {lb: v for s in sets.values() for lb, v in s["scores"].items()},
+    }
+    blends = blend_scores(sets, finetunes)
+    return {
+        where: rank_rows(s["scores"], s["ref"], finetunes)
+        + blend_rows(s["scores"], s["ref"], blends)
+        for where, s in (*sets.items(), ("pooled", pooled))
+    }
+
+
+def rerank_main(args: argparse.Namespace) -> int:
+    """Recompute the rank rows of a stored report from its per-net scores (no scoring)."""
+    path = Path(args.out).with_suffix(".json")
+    if not path.is_file():
+        raise UserError(f"no report at {path}; run proxy_supernet.py score first")
+    report = json.loads(path.read_text())
+    report["rows"] = all_rows(report["sets"], report["finetune_steps"])
+    print(f"wrote {write_report(Path(args.out), report, render)}")
+    return 0
+
+
 def score_main(args: argparse.Namespace, argv: list[str]) -> int:
     torch.set_num_threads(args.threads)
     try:
@@ -247,7 +343,6 @@ def score_main(args: argparse.Namespace, argv: list[str]) -> int:
             "scores": scores,
         }
     pooled_ref = {lb: v for s in sets.values() for lb, v in s["ref"].items()}
-    pooled_scores = {lb: v for s in sets.values() for lb, v in s["scores"].items()}
     supernet_cpu = trained["cpu_seconds"]
     report = {
         "strategy": "supernet",
@@ -264,13 +359,7 @@ def score_main(args: argparse.Namespace, argv: list[str]) -> int:
             "search": supernet_cpu / SEARCH_SIZE,
         },
         "sets": sets,
-        "rows": {
-            "calibration": rank_rows(
-                sets["calibration"]["scores"], sets["calibration"]["ref"], finetunes
-            ),
-            "heldout": rank_rows(sets["heldout"]["scores"], sets["heldout"]["ref"], finetunes),
-            "pooled": rank_rows(pooled_scores, pooled_ref, finetunes),
-        },
+        "rows": all_rows(sets, finetunes),
         "context": {
             "threads": args.threads,
             "cpu": _cpu_model(),
@@ -342,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("train", "score"):
+    for name in ("train", "score", "rerank"):
         p = sub.add_parser(name)
         p.add_argument("--steps", type=int, default=15000, help="the supernet's training steps")
         p.add_argument("--seed", type=int, default=0)
@@ -358,12 +447,15 @@ def main(argv: list[str] | None = None) -> int:
     sc = sub.choices["score"]
     sc.add_argument("--finetune", default="0,50,200", help="fine-tune step counts, comma-separated")
     sc.add_argument("--out", help="default benchmarks/results/proxy_supernet[_own]")
+    sub.choices["rerank"].add_argument("--out", help="the report to recompute (as score's)")
     args = ap.parse_args(argv)
-    if args.cmd == "score" and args.out is None:
+    if args.cmd in ("score", "rerank") and args.out is None:
         args.out = str(
             RESULTS / ("proxy_supernet" if args.residual == "bicubic" else "proxy_supernet_own")
         )
     try:
+        if args.cmd == "rerank":
+            return rerank_main(args)
         return train_main(args) if args.cmd == "train" else score_main(args, argv)
     except UserError as exc:
         print(f"proxy_supernet: {exc}", file=sys.stderr)

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("DISTILLNAS_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """A fresh module object of benchmarks/NAME.py (the benchmarks are scripts, not a package;
+    their folder goes on sys.path for their imports of each other)."""
+    folder = REPO_ROOT / "benchmarks"
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 @pytest.fixture(scope="session")

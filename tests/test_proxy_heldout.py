@@ -3,27 +3,17 @@ held-out and pooled agreements and paired intervals are computed over the right 
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import pytest
 
 from search.fidelity import kendall_tau
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def heldout():
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    spec = importlib.util.spec_from_file_location(
-        "proxy_heldout", REPO / "benchmarks" / "proxy_heldout.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("proxy_heldout")
 
 
 def test_the_questions_come_from_the_calibration_report(heldout) -> None:

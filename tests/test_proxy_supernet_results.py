@@ -5,11 +5,12 @@ figures follow from the per-net scores stored beside them and the committed refe
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 
-from search.fidelity import ReferenceTable, kendall_tau
+from search.fidelity import LinearBlend, ReferenceTable, kendall_tau, loo_blend
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -33,6 +34,23 @@ def test_the_references_are_the_committed_tables(report) -> None:
     assert len(report["sets"]["heldout"]["ref"]) == 8
 
 
+def blend_predictions(report: dict, ft: str) -> dict[str, float]:
+    """supernet-FT+logparams(cal-fit) from the stored scores: fitted on the covered calibration
+    nets (leave-one-out for themselves), applied to the covered held-out nets."""
+    least = report["covered_threshold"]
+    cal, held = report["sets"]["calibration"], report["sets"]["heldout"]
+    c = [lb for lb, sc in cal["scores"].items() if sc["coverage"] >= least]
+    h = [lb for lb, sc in held["scores"].items() if sc["coverage"] >= least]
+
+    def x(s, labels):
+        return [[s["scores"][lb][ft]["psnr_y_db"], math.log10(s["scores"][lb]["params"])]
+                for lb in labels]
+
+    y = [cal["ref"][lb] for lb in c]
+    out = dict(zip(c, loo_blend(x(cal, c), y), strict=True))
+    return out | dict(zip(h, LinearBlend.fit(x(cal, c), y).predict(x(held, h)), strict=True))
+
+
 def test_rank_figures_follow_from_the_stored_scores(report) -> None:
     checked = 0
     for where, rows in report["rows"].items():
@@ -48,13 +66,18 @@ def test_rank_figures_follow_from_the_stored_scores(report) -> None:
             assert r["n"] == len(labels)
             if r["strategy"] == "params-only":
                 mine = [scores[lb]["params"] for lb in labels]
+            elif r["strategy"].endswith("+logparams(cal-fit)"):
+                ft = r["strategy"].removeprefix("supernet-").split("+")[0]
+                preds = blend_predictions(report, ft)
+                mine = [preds[lb] for lb in labels]
             else:
                 mine = [
                     scores[lb][r["strategy"].replace("supernet-", "")]["psnr_y_db"] for lb in labels
                 ]
             assert r["kendall_tau"] == pytest.approx(kendall_tau(mine, [ref[lb] for lb in labels]))
             checked += 1
-    assert checked == 3 * 2 * (1 + len(report["finetune_steps"]))
+    # params-only and each fine-tune on all and covered nets, each blend on covered ones
+    assert checked == 3 * (2 * (1 + len(report["finetune_steps"])) + len(report["finetune_steps"]))
 
 
 def test_the_amortised_cost_is_the_supernet_over_the_nets(report) -> None:
