@@ -95,9 +95,14 @@ def run_name(sampler: str, mode: str, seed: int) -> str:
 
 
 def run_search(args: argparse.Namespace, sampler: str, mode: str, seed: int,
-               data: TrainData) -> dict[str, Any]:
-    """Run (or resume) one search to --trials trained candidates; its record."""
+               data: TrainData, *, trials: int | None = None,
+               wall_key: str | None = None) -> dict[str, Any]:
+    """Run (or resume) one search to ``trials`` (default --trials) trained candidates; its record
+    of the first that many. ``wall_key``: where its wall time is summed (default the run's name;
+    an extension past --trials keeps its own, so the run's overhead share is not diluted)."""
     name = run_name(sampler, mode, seed)
+    trials = args.trials if trials is None else trials
+    wall_key = wall_key or name
     prune = mode != "full"
     protocol = get_protocol(args.proxy)
     settings = {"space": args.space, "scale": args.scale, "proxy": args.proxy,
@@ -116,18 +121,29 @@ def run_search(args: argparse.Namespace, sampler: str, mode: str, seed: int,
     before = len(study.get_trials())
     t0 = time.perf_counter()
     SearchRun(study, space_at(args.space, args.scale), Budgets(), ev, parse_objectives("psnr,macs"),
-              trials=args.trials, seed=seed, pruner=pruner, progress=False).run()
+              trials=trials, seed=seed, pruner=pruner, progress=False).run()
     if len(study.get_trials()) > before:  # a resumed run adds to its earlier time; a no-op not
         walls = _load_json(cache / "walls.json")
-        walls[name] = walls.get(name, 0.0) + time.perf_counter() - t0
+        walls[wall_key] = walls.get(wall_key, 0.0) + time.perf_counter() - t0
         _save_json(cache / "walls.json", walls)
     return record(study, name, sampler, mode, seed, _load_json(cache / "walls.json")[name],
-                  list(pruner.rungs) if pruner else [])
+                  list(pruner.rungs) if pruner else [], limit=trials)
+
+
+TRAINED = ("complete", "pruned", "failed")
 
 
 def record(study: optuna.Study, name: str, sampler: str, mode: str, seed: int, wall_s: float,
-           rungs: list[int]) -> dict[str, Any]:
-    trials = study.get_trials()
+           rungs: list[int], *, limit: int) -> dict[str, Any]:
+    """The run's figures over its first ``limit`` trained trials (in trial-number order, and the
+    duplicate and infeasible proposals among them): a study extended past ``limit`` still gives
+    the record of its first ``limit``."""
+    trials, count = [], 0
+    for t in sorted(study.get_trials(), key=lambda t: t.number):
+        if count == limit:
+            break
+        trials.append(t)
+        count += status_of(t) in TRAINED
     done = [t for t in trials if status_of(t) == "complete"]
 
     def total(attr: str) -> float:
@@ -142,7 +158,7 @@ def record(study: optuna.Study, name: str, sampler: str, mode: str, seed: int, w
         # the search's own time (sampler, storage, bookkeeping) over the run's wall time
         "overhead_share": max(0.0, wall_s - work) / wall_s if wall_s else float("nan"),
         "rungs": rungs, "steps": sum(int(t.user_attrs.get("steps") or 0) for t in trials),
-        "trained": sum(status_of(t) in ("complete", "pruned", "failed") for t in trials),
+        "trained": sum(status_of(t) in TRAINED for t in trials),
         "pruned": sum(status_of(t) == "pruned" for t in trials),
         "failed": sum(status_of(t) == "failed" for t in trials),
         "points": [{"key": t.user_attrs["key"], "spec": t.user_attrs["spec"],
@@ -353,7 +369,14 @@ def main() -> None:
     ap.add_argument("--reseed", action="store_true",
                     help="part 3: also retrain the unpruned random runs' nets with a second "
                     "training seed (how much training noise alone moves the hypervolume)")
+    ap.add_argument("--extend", type=int, metavar="N",
+                    help="part 3: continue the unpruned random runs to N trained candidates "
+                    "(the same seeded proposal stream, kept apart from their --trials "
+                    "figures), so the pruner can be replayed at a compute budget instead of a "
+                    "trial count")
     args = ap.parse_args()
+    if args.extend is not None and args.extend <= args.trials:
+        raise SystemExit(f"--extend {args.extend}: must be more than --trials ({args.trials})")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space_at(args.space, args.scale)  # fails early on a bad space or scale
     # runs under another proxy than the demo one are kept apart (cache and result files)
@@ -393,6 +416,14 @@ def main() -> None:
                 name = run_name("random", "full", seed)
                 if name in runs:
                     reseed_run(args, runs[name], data)
+        if part == "part3" and args.extend:
+            for seed in args.seeds:
+                name = run_name("random", "full", seed)
+                if name in runs:  # its first --trials are the run itself: only the rest is kept
+                    longer = run_search(args, "random", "full", seed, data, trials=args.extend,
+                                        wall_key=f"{name}-extended")
+                    out.setdefault("extensions", {})[name] = longer["points"][
+                        len(runs[name]["points"]):]
         zoo = None
         if part == "part2":
             zoo = train_zoo(args, data)
@@ -420,6 +451,8 @@ def main() -> None:
     summarise(out, seeds, out["settings"]["figure_stem"])
     out["part3_reseed"] = reseed_rows(args.cache_dir, out["runs"],
                                       out["reference_points"]["macs"])
+    out["part3_budget"] = budget_rows(out["runs"], out.get("extensions") or {},
+                                      out["reference_points"]["macs"], get_protocol(args.proxy))
     results.with_suffix(".json").write_text(json.dumps(out, indent=1) + "\n")
     md = render(out)
     results.with_suffix(".md").write_text(md)
@@ -550,6 +583,65 @@ def replay_rows(runs: dict[str, dict], ref: list[float], protocol: Any) -> dict[
     return rows
 
 
+#: issue 5's bar as a compute budget: the pruned search may spend this share of the steps of the
+#: unpruned search it is compared with
+BUDGET_SHARE = 0.6
+#: and must keep this share of its hypervolume
+HV_KEPT = 0.98
+
+
+def budget_rows(runs: dict[str, dict], extensions: dict[str, list[dict]], ref: list[float],
+                protocol: Any) -> dict[str, Any]:
+    """The pruner given a compute budget instead of a trial count, as a search under
+    ``--minutes`` uses it: each replay setting runs down an unpruned random run's proposal
+    stream, its --trials nets and then its extension (the same seeded stream, trained to the
+    end), until it has spent BUDGET_SHARE of the steps of the unpruned run's --trials nets;
+    the hypervolume of the nets it kept over the unpruned run's. Exact as ``replay`` is (random
+    proposals do not depend on results). Where the stream runs out first, the pruned search
+    spent less and would have gone on proposing: its ratio is then a lower bound.
+
+    Also the anytime view, for the pruned and the unpruned search alike: the share of the
+    unpruned run's steps spent when the kept nets first reach HV_KEPT of its hypervolume."""
+    total, every = int(protocol.steps), int(protocol.eval_every)
+    rows: dict[str, Any] = {"budget_share": BUDGET_SHARE, "hv_kept": HV_KEPT, "settings": {}}
+    for label, pruner in replay_settings(total, every).items():
+        per_run = {}
+        for name, r in sorted(runs.items()):
+            if r["pruner"] or not extensions.get(name):
+                continue
+            base, stream = r["points"], r["points"] + extensions[name]
+            budget, target = total * len(base), hv(base, "macs", ref)
+            stops = replay(pruner, [(dict((int(a), b) for a, b in p["intermediate"]),
+                                     [p["macs"]]) for p in stream])
+            spent = np.cumsum([total if x is None else x for x in stops]) / budget
+            n = int(np.searchsorted(spent, BUDGET_SHARE, side="right"))
+            kept = [p for p, x in zip(stream[:n], stops[:n], strict=True) if x is None]
+            per_run[name] = {
+                "proposals": n, "stream": len(stream), "base": len(base),
+                "exhausted": n == len(stream), "compute_share": float(spent[n - 1]),
+                "hv_ratio_macs": hv(kept, "macs", ref) / target,
+                "share_to_target": _share_to(stream, stops, spent, ref, HV_KEPT * target),
+                "unpruned_share_to_target": _share_to(
+                    base, [None] * len(base), np.arange(1, len(base) + 1) / len(base), ref,
+                    HV_KEPT * target)}
+        if per_run:
+            rows["settings"][label] = per_run
+    return rows
+
+
+def _share_to(stream: list[dict], stops: list[int | None], spent: np.ndarray, ref: list[float],
+              target: float) -> float | None:
+    """The share spent when the nets kept so far first reach ``target`` hypervolume (None if
+    they never do)."""
+    kept: list[dict] = []
+    for p, stop, share in zip(stream, stops, spent, strict=True):
+        if stop is None:
+            kept.append(p)
+            if hv(kept, "macs", ref) >= target:
+                return float(share)
+    return None
+
+
 def _render_part1(out: dict[str, Any]) -> list[str]:
     s, wall = out["settings"], out.get("part_wall_s", {})
     md = ["## Part 1: search (TPE) vs random at equal trial count", "",
@@ -667,6 +759,7 @@ def _render_part3(out: dict[str, Any]) -> list[str]:
             md.append(f"| {label} | " + " | ".join(
                 f"{100 * per_run[n]['compute_saved']:.0f}% / {per_run[n]['hv_ratio_macs']:.3f}"
                 for n in names) + f" | {ok} of {len(names)} |")
+    md += _render_budget(out.get("part3_budget") or {})
     reseed = out.get("part3_reseed") or {}
     if reseed:
         md += ["", "Training noise alone: the same proposals retrained with a second "
@@ -689,6 +782,40 @@ def _render_part3(out: dict[str, Any]) -> list[str]:
            if out.get("part3") else "Wall time of the unpruned runs replayed here: "
            + ", ".join(f"{n} {r['wall_s']:.0f} s" for n, r in sorted(out["runs"].items())
                        if not r["pruner"]) + ".", ""]
+    return md
+
+
+def _render_budget(budget: dict[str, Any]) -> list[str]:
+    """The pruner at a compute budget (``budget_rows``): one row per replayed setting."""
+    if not budget.get("settings"):
+        return []
+    share, kept = budget["budget_share"], budget["hv_kept"]
+    names = sorted({n for v in budget["settings"].values() for n in v})
+    md = ["", f"At a compute budget (`--extend`): each setting replayed down the unpruned "
+          f"random run's proposal stream (its first nets, then the extension: the same seeded "
+          f"stream, trained to the end) until it has spent {100 * share:.0f}% of the unpruned "
+          "run's steps, as a search under `--minutes` would; the hypervolume of the nets it "
+          "kept over the unpruned run's. Each cell: HV ratio (proposals tried, of the stream's; "
+          "* where the stream ran out first: the ratio is then a lower bound). The last column "
+          f"counts the runs keeping >= {kept:.2f} of the hypervolume.", "",
+          "| setting | " + " | ".join(names) + " | meet |", "|---|" + "---|" * (len(names) + 1)]
+    for label, per_run in budget["settings"].items():
+        ok = sum(v["hv_ratio_macs"] >= kept for v in per_run.values())
+        md.append(f"| {label} | " + " | ".join(
+            f"{v['hv_ratio_macs']:.3f} ({v['proposals']} of {v['stream']}"
+            f"{'*' if v['exhausted'] else ''})" if (v := per_run.get(n)) else "-"
+            for n in names) + f" | {ok} of {len(per_run)} |")
+    default = next((v for k, v in budget["settings"].items() if k.startswith("default")), {})
+
+    def pct(x: float | None) -> str:
+        return "never" if x is None else f"{100 * x:.0f}%"
+
+    md += ["", f"Anytime view, default setting: the share of the unpruned run's steps spent "
+           f"when the kept nets first reach {kept:.2f} of the unpruned run's hypervolume, "
+           "pruned and unpruned (the unpruned search reaches it at or before its last net).", "",
+           "| run | pruned | unpruned |", "|---|---|---|"]
+    md += [f"| {n} | {pct(v['share_to_target'])} | {pct(v['unpruned_share_to_target'])} |"
+           for n, v in sorted(default.items())]
     return md
 
 
