@@ -55,7 +55,7 @@ from search.budgets import Budgets  # noqa: E402
 from search.fidelity import kendall_tau  # noqa: E402
 from search.objective import DeviceEvaluator  # noqa: E402
 from search.proxies import TrainData, get_protocol  # noqa: E402
-from search.pruner import ParetoSuccessiveHalving, replay  # noqa: E402
+from search.pruner import GainModel, ParetoSuccessiveHalving, replay  # noqa: E402
 from search.runner import SearchRun, key_seed, parse_objectives  # noqa: E402
 from search.space import SearchSpace, load_space  # noqa: E402
 from search.study import make_sampler, open_study, status_of  # noqa: E402
@@ -535,7 +535,11 @@ def part1_runs(runs: dict[str, dict]) -> list[dict]:
     return [r for r in runs.values() if not r["pruner"] and r["seed"] in both]
 
 
-def replay_settings(total: int, every: int) -> dict[str, ParetoSuccessiveHalving]:
+#: a replayed setting: the pruner, and the gain model its rung scores go through (or None)
+Setting = tuple[ParetoSuccessiveHalving, GainModel | None]
+
+
+def replay_settings(total: int, every: int) -> dict[str, Setting]:
     """Pruner settings replayed offline on every unpruned run (search.pruner.replay)."""
     base = ParetoSuccessiveHalving.for_steps(total, every)
     late = ParetoSuccessiveHalving((total // 2,), eta=4.0)
@@ -546,14 +550,26 @@ def replay_settings(total: int, every: int) -> dict[str, ParetoSuccessiveHalving
     def rungs(p: ParetoSuccessiveHalving) -> str:
         return "/".join(str(r) for r in p.rungs)
 
-    return {f"default: rungs {rungs(base)}, eta 3": base,
-            f"rungs {rungs(base)}, eta 2": replace(base, eta=2.0),
-            f"rungs {rungs(base)}, eta 3, 2 dominators": replace(base, min_dominators=2),
-            f"rung {rungs(late)} only, eta 4": late,
-            f"rungs {rungs(dense)}, eta 3": dense,
-            **({f"rungs {rungs(later)}, eta 3 (the default without its first rung)": later,
-                f"rungs {rungs(later)}, eta 2": replace(later, eta=2.0)}
-               if later else {})}
+    gain = GainModel()
+    return {f"default: rungs {rungs(base)}, eta 3": (base, None),
+            f"rungs {rungs(base)}, eta 2": (replace(base, eta=2.0), None),
+            f"rungs {rungs(base)}, eta 3, 2 dominators": (replace(base, min_dominators=2), None),
+            f"rung {rungs(late)} only, eta 4": (late, None),
+            f"rungs {rungs(dense)}, eta 3": (dense, None),
+            **({f"rungs {rungs(later)}, eta 3 (the default without its first rung)":
+                (later, None),
+                f"rungs {rungs(later)}, eta 2": (replace(later, eta=2.0), None)}
+               if later else {}),
+            f"default + gain model (forecasts from {gain.min_trials} finished trials on)":
+                (base, gain)}
+
+
+def replay_stops(setting: Setting, points: list[dict[str, Any]]) -> list[int | None]:
+    """Where each of ``points`` (in training order) stops under ``setting``."""
+    pruner, gain = setting
+    return replay(pruner, [(dict((int(a), b) for a, b in p["intermediate"]), [p["macs"]])
+                           for p in points],
+                  gain=gain, finals=[p["psnr_y_db"] for p in points])
 
 
 def replay_rows(runs: dict[str, dict], ref: list[float], protocol: Any) -> dict[str, Any]:
@@ -562,14 +578,13 @@ def replay_rows(runs: dict[str, dict], ref: list[float], protocol: Any) -> dict[
     run below); for TPE the proposals stay those of the unpruned run."""
     total, every = int(protocol.steps), int(protocol.eval_every)
     rows: dict[str, Any] = {"settings": {}, "live_check": {}}
-    for i, (label, pruner) in enumerate(replay_settings(total, every).items()):
+    for i, (label, setting) in enumerate(replay_settings(total, every).items()):
         per_run = {}
         for name, r in runs.items():
             if r["pruner"] or not r["points"]:
                 continue
             pts = r["points"]
-            stops = replay(pruner, [(dict((int(a), b) for a, b in p["intermediate"]),
-                                     [p["macs"]]) for p in pts])
+            stops = replay_stops(setting, pts)
             steps = sum(total if x is None else x for x in stops)
             kept = [p for p, x in zip(pts, stops, strict=True) if x is None]
             per_run[name] = {"compute_saved": 1 - steps / (total * len(pts)),
@@ -604,15 +619,14 @@ def budget_rows(runs: dict[str, dict], extensions: dict[str, list[dict]], ref: l
     unpruned run's steps spent when the kept nets first reach HV_KEPT of its hypervolume."""
     total, every = int(protocol.steps), int(protocol.eval_every)
     rows: dict[str, Any] = {"budget_share": BUDGET_SHARE, "hv_kept": HV_KEPT, "settings": {}}
-    for label, pruner in replay_settings(total, every).items():
+    for label, setting in replay_settings(total, every).items():
         per_run = {}
         for name, r in sorted(runs.items()):
             if r["pruner"] or not extensions.get(name):
                 continue
             base, stream = r["points"], r["points"] + extensions[name]
             budget, target = total * len(base), hv(base, "macs", ref)
-            stops = replay(pruner, [(dict((int(a), b) for a, b in p["intermediate"]),
-                                     [p["macs"]]) for p in stream])
+            stops = replay_stops(setting, stream)
             spent = np.cumsum([total if x is None else x for x in stops]) / budget
             n = int(np.searchsorted(spent, BUDGET_SHARE, side="right"))
             kept = [p for p, x in zip(stream[:n], stops[:n], strict=True) if x is None]
