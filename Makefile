@@ -46,6 +46,8 @@ test-fast: $(TEST_STAMP)
 # stopped, so an interrupted `make bench` continues). `make bench-docs` only re-renders the doc.
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/search_quality.py all
+	$(BIN)/python benchmarks/search_quality.py part3 --samplers random --prune-modes prune --reseed --extend 60 --seeds 0 1 2 3 4 5 6 7
+	$(BIN)/python benchmarks/search_quality.py part3 --proxy quick --samplers random --prune-modes --reseed --extend 68 --seeds 0 1 2
 	$(BIN)/python benchmarks/proxy_fidelity.py --archs 8 --budget-mult 8 --threads 1
 	$(BIN)/python benchmarks/proxy_fidelity.py reference
 	$(BIN)/python benchmarks/proxy_fidelity.py issue8
@@ -53,6 +55,8 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/proxy_heldout.py
 	$(BIN)/python benchmarks/proxy_supernet.py train
 	$(BIN)/python benchmarks/proxy_supernet.py score --finetune 0,50,200
+	$(BIN)/python benchmarks/proxy_supernet.py train --residual none
+	$(BIN)/python benchmarks/proxy_supernet.py score --finetune 0,50,200 --residual none
 	$(BIN)/python benchmarks/latency_table.py
 	$(BIN)/python benchmarks/profile_counters.py
 	$(BIN)/python benchmarks/search_overheads.py
