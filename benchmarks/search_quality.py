@@ -58,7 +58,7 @@ from search.proxies import TrainData, get_protocol  # noqa: E402
 from search.pruner import GainModel, ParetoSuccessiveHalving, replay  # noqa: E402
 from search.runner import SearchRun, key_seed, parse_objectives  # noqa: E402
 from search.space import SearchSpace, load_space  # noqa: E402
-from search.study import make_sampler, open_study, status_of  # noqa: E402
+from search.study import COUNTED, is_counted, make_sampler, open_study, status_of  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 CACHE_ROOT = RESULTS / "cache" / "search_quality"  # a folder per space, scale and proxy
@@ -130,20 +130,17 @@ def run_search(args: argparse.Namespace, sampler: str, mode: str, seed: int,
                   list(pruner.rungs) if pruner else [], limit=trials)
 
 
-TRAINED = ("complete", "pruned", "failed")
-
-
 def record(study: optuna.Study, name: str, sampler: str, mode: str, seed: int, wall_s: float,
            rungs: list[int], *, limit: int) -> dict[str, Any]:
-    """The run's figures over its first ``limit`` trained trials (in trial-number order, and the
-    duplicate and infeasible proposals among them): a study extended past ``limit`` still gives
-    the record of its first ``limit``."""
+    """The run's figures over its first ``limit`` trained trials, counted as ``--trials`` counts
+    them (in trial-number order, with the duplicate and infeasible proposals among them): a
+    study extended past ``limit`` still gives the record of its first ``limit``."""
     trials, count = [], 0
     for t in sorted(study.get_trials(), key=lambda t: t.number):
         if count == limit:
             break
         trials.append(t)
-        count += status_of(t) in TRAINED
+        count += is_counted(t)
     done = [t for t in trials if status_of(t) == "complete"]
 
     def total(attr: str) -> float:
@@ -158,7 +155,7 @@ def record(study: optuna.Study, name: str, sampler: str, mode: str, seed: int, w
         # the search's own time (sampler, storage, bookkeeping) over the run's wall time
         "overhead_share": max(0.0, wall_s - work) / wall_s if wall_s else float("nan"),
         "rungs": rungs, "steps": sum(int(t.user_attrs.get("steps") or 0) for t in trials),
-        "trained": sum(status_of(t) in TRAINED for t in trials),
+        "trained": sum(status_of(t) in COUNTED for t in trials),
         "pruned": sum(status_of(t) == "pruned" for t in trials),
         "failed": sum(status_of(t) == "failed" for t in trials),
         "points": [{"key": t.user_attrs["key"], "spec": t.user_attrs["spec"],
@@ -436,6 +433,8 @@ def main() -> None:
     latest = _load_json(results.with_suffix(".json"))
     for name, r in (latest.get("runs") or {}).items():
         out["runs"].setdefault(name, r)
+    for name, ext in (latest.get("extensions") or {}).items():
+        out.setdefault("extensions", {}).setdefault(name, ext)
     cmds = out["settings"]["commands"]
     cmds[:0] = [c for c in (latest.get("settings") or {}).get("commands", []) if c not in cmds]
     # wall time of each part on this machine: its own searches (summed over resumed sessions)

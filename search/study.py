@@ -133,10 +133,14 @@ def status_of(trial: FrozenTrial) -> str:
                                     else trial.state.name.lower()))
 
 
+def is_counted(trial: FrozenTrial) -> bool:
+    """A finished trial that counts towards the total (a stale trial that was retried does not)."""
+    return status_of(trial) in COUNTED and not trial.user_attrs.get("retried", False)
+
+
 def counted_trials(trials: list[FrozenTrial]) -> int:
-    """Finished trials that count towards the total (a stale trial that was retried does not)."""
-    return sum(1 for t in trials
-               if status_of(t) in COUNTED and not t.user_attrs.get("retried", False))
+    """Finished trials that count towards the total (``is_counted``)."""
+    return sum(1 for t in trials if is_counted(t))
 
 
 def is_stale(trial: FrozenTrial, grace_s: float, now: float | None = None) -> bool:

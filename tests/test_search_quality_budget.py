@@ -79,21 +79,24 @@ def test_runs_without_an_extension_or_with_a_pruner_are_left_out(sq) -> None:
 def test_a_record_keeps_the_first_trained_trials_only(sq) -> None:
     study = optuna.create_study(directions=["maximize", "minimize"])
 
-    def add(status: str, key: str, steps: int) -> None:
-        attrs = {"status": status, "key": key, "steps": steps}
+    def add(status: str, key: str, steps: int, **extra) -> None:
+        attrs = {"status": status, "key": key, "steps": steps, **extra}
         if status == "complete":
             attrs |= {"spec": "{}", "psnr_y_db": 30.0, "macs": 1e9, "params": 1000}
-        state = TrialState.PRUNED if status == "pruned" else TrialState.COMPLETE
+        state = {"pruned": TrialState.PRUNED, "failed": TrialState.FAIL}.get(
+            status, TrialState.COMPLETE)
         study.add_trial(create_trial(state=state, values=[30.0, 1e9]
                                      if state == TrialState.COMPLETE else None,
                                      user_attrs=attrs))
 
-    for status, key, steps in [("complete", "a", 300), ("duplicate", "a", 0),
-                               ("pruned", "b", 50), ("complete", "c", 300),
-                               ("complete", "d", 300)]:
-        add(status, key, steps)
+    # a stale trial that was retried does not count, as for --trials: its retry does
+    for status, key, steps, extra in [("complete", "a", 300, {}), ("duplicate", "a", 0, {}),
+                                      ("failed", "b", 20, {"retried": True}),
+                                      ("pruned", "b", 50, {}), ("complete", "c", 300, {}),
+                                      ("complete", "d", 300, {})]:
+        add(status, key, steps, **extra)
     rec = sq.record(study, "random-full-0", "random", "full", 0, 1.0, [], limit=3)
     assert [p["key"] for p in rec["points"]] == ["a", "c"]
-    assert (rec["trained"], rec["pruned"], rec["steps"]) == (3, 1, 650)
+    assert (rec["pruned"], rec["failed"], rec["steps"]) == (1, 1, 670)
     assert [p["key"] for p in sq.record(study, "r", "random", "full", 0, 1.0, [],
                                         limit=10)["points"]] == ["a", "c", "d"]
