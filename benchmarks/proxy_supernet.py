@@ -218,11 +218,14 @@ def rank_rows(
     return rows
 
 
-def blend_scores(sets: dict[str, dict[str, Any]], finetunes: list[int]) -> dict[str, dict]:
+def blend_scores(
+    sets: dict[str, dict[str, Any]], finetunes: list[int]
+) -> dict[str, tuple[int, dict[str, float]]]:
     """The capacity-prior blend, per fine-tune length: a ``LinearBlend`` of the fine-tuned PSNR
     and log10 params fitted on the covered calibration nets. A calibration net's score is its
     leave-one-out prediction; a held-out net's comes from the fit on all calibration nets,
-    which never saw it. Strategy name -> net label -> predicted reference dB."""
+    which never saw it. Strategy name -> (its fine-tune steps, net label -> predicted
+    reference dB)."""
     cal, held = sets["calibration"], sets["heldout"]
 
     def covered(s: dict[str, Any]) -> list[str]:
@@ -241,24 +244,25 @@ def blend_scores(sets: dict[str, dict[str, Any]], finetunes: list[int]) -> dict[
         preds = dict(zip(c, loo_blend(x, y), strict=True))
         held_preds = LinearBlend.fit(x, y).predict(features(held, h, f)) if h else []
         preds |= dict(zip(h, held_preds, strict=True))
-        out[f"supernet-ft{f}+logparams(cal-fit)"] = preds
+        out[f"supernet-ft{f}+logparams(cal-fit)"] = (f, preds)
     return out
 
 
 def blend_rows(
-    scores: dict[str, dict[str, Any]], ref: dict[str, float], blends: dict[str, dict]
+    scores: dict[str, dict[str, Any]],
+    ref: dict[str, float],
+    blends: dict[str, tuple[int, dict[str, float]]],
 ) -> list[dict[str, Any]]:
     """Each blend's rank agreement on the covered nets of ``ref`` (one set or both pooled), with
     the paired bootstrap against params-only; its CPU-s are those of the fine-tune it uses."""
     rows = []
-    for name, preds in blends.items():
+    for name, (ft, preds) in blends.items():
         labels = [lb for lb in ref if lb in preds]
         if len(labels) < 3:
             continue
         truth = [ref[lb] for lb in labels]
         mine = [preds[lb] for lb in labels]
         vs = paired_tau_bootstrap(mine, [float(scores[lb]["params"]) for lb in labels], truth)
-        ft = name.removeprefix("supernet-").split("+")[0]
         rows.append(
             {
                 "strategy": name,
@@ -268,7 +272,7 @@ def blend_rows(
                 "vs_params_diff": vs["diff"],
                 "vs_params_ci95": vs["diff_ci95"],
                 "clearly_above": bool(vs["diff_ci95"][0] > 0),
-                "cpu_seconds_mean": sum(scores[lb][ft]["cpu_seconds"] for lb in labels)
+                "cpu_seconds_mean": sum(scores[lb][f"ft{ft}"]["cpu_seconds"] for lb in labels)
                 / len(labels),
             }
         )
