@@ -29,14 +29,23 @@ def build_block(spec: BlockSpec) -> nn.Module:
     return BLOCKS.get(spec.kind)(spec)
 
 
-def _build_distill(spec: NetSpec) -> nn.Module:
-    blocks = [build_block(b) for b in spec.blocks]
-    return DistillNet(blocks, spec.channels, scale=spec.scale,
-                      fuse_activation=spec.fuse_activation or "lrelu")
+# Chain skeletons: a trunk of blocks, each channels -> channels at the LR size, in a fixed frame.
+CHAIN_FRAMES: dict[str, Callable[[NetSpec, list[nn.Module]], nn.Module]] = {
+    "distill": lambda spec, blocks: DistillNet(
+        blocks, spec.channels, scale=spec.scale, fuse_activation=spec.fuse_activation or "lrelu"
+    ),
+    "imdn_aim19": lambda spec, blocks: IMDNAIM19Net(blocks, spec.channels, scale=spec.scale),
+}
 
 
-def _build_imdn_aim19(spec: NetSpec) -> nn.Module:
-    return IMDNAIM19Net([build_block(b) for b in spec.blocks], spec.channels, scale=spec.scale)
+def build_chain(
+    spec: NetSpec, make_block: Callable[[BlockSpec], nn.Module] = build_block
+) -> nn.Module:
+    """A chain skeleton's network with each block made by ``make_block`` (``build_network`` uses
+    ``build_block``; a cost counter may put stand-ins there and count the blocks apart)."""
+    if spec.skeleton not in CHAIN_FRAMES:
+        raise ValueError(f"skeleton {spec.skeleton!r} is not a chain of blocks")
+    return CHAIN_FRAMES[spec.skeleton](spec, [make_block(b) for b in spec.blocks])
 
 
 def _build_fdiwn(spec: NetSpec) -> nn.Module:
@@ -46,8 +55,8 @@ def _build_fdiwn(spec: NetSpec) -> nn.Module:
 
 
 SKELETON_BUILDERS: Registry[Callable[[NetSpec], nn.Module]] = Registry("skeleton")
-SKELETON_BUILDERS.add("distill", _build_distill)
-SKELETON_BUILDERS.add("imdn_aim19", _build_imdn_aim19)
+SKELETON_BUILDERS.add("distill", build_chain)
+SKELETON_BUILDERS.add("imdn_aim19", build_chain)
 SKELETON_BUILDERS.add("fdiwn", _build_fdiwn)
 
 

@@ -12,14 +12,7 @@ from blocks.specs import NetSpec, block_spec, save_spec_file
 from blocks.zoo import zoo_spec
 from search.cli import main
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One intra-op thread: on a shared 2-core host two threads spin-wait on tiny inputs (~50x)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
