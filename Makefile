@@ -55,6 +55,7 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/proxy_heldout.py
 	$(BIN)/python benchmarks/proxy_supernet.py train
 	$(BIN)/python benchmarks/proxy_supernet.py score --finetune 0,50,200
+	$(BIN)/python benchmarks/proxy_supernet.py score --finetune 0,50,200 --eval-sets Set5,Set14,B100
 	$(BIN)/python benchmarks/proxy_supernet.py train --residual none
 	$(BIN)/python benchmarks/proxy_supernet.py score --finetune 0,50,200 --residual none
 	$(BIN)/python benchmarks/latency_table.py

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/proxy_supernet.py train [--steps 15000] [--hours H] [--threads 1]
     .venv/bin/python benchmarks/proxy_supernet.py score [--finetune 0,50,200] [--threads 1]
+        [--eval-sets Set5,Set14,B100]
     .venv/bin/python benchmarks/proxy_supernet.py rerank
     (each with --residual none: the variant trained and fine-tuned on the nets' own output)
 
@@ -13,17 +14,19 @@ for ``--steps`` steps, one sampled candidate per step. It checkpoints to the git
 and resumes there.
 
 ``score`` gives each of the 21 reference nets (the 13 calibration and 8 held-out nets of
-proxy_fidelity.py) its inherited weights, fine-tunes them for each ``--finetune`` step count
-(0: none; else constant lr 5e-4, bicubic residual), scores full Set5 and ranks the nets against
-the reference tables (Set5 + Set14 + B100 after 6000-10000 steps). Nets the supernet does not
-cover (IMDB, RDB: coverage < 0.99) are reported but ranked separately. Per candidate it records
-the fine-tune and evaluation CPU seconds; the supernet's own CPU seconds are amortised over the
-nets scored here and, as a stated assumption, over a 1000-candidate search. Beside each
-fine-tune length it ranks a capacity-prior blend (``supernet-ftN+logparams(cal-fit)``: the
-fine-tuned PSNR and log10 params, fitted on the covered calibration nets; leave-one-out there,
-fitted on all of them for the held-out nets). ``rerank`` recomputes every rank row of a stored
-report from its per-net scores, without scoring anything.
-Writes benchmarks/results/proxy_supernet.{json,md} (``--residual none``: proxy_supernet_own).
+proxy_fidelity.py) its inherited weights, fine-tunes them for each ``--finetune`` step count (0:
+none; else constant lr 5e-4, bicubic residual), scores full Set5 (``--eval-sets``: the mean of the
+named sets' means, as the reference is scored) and ranks the nets against the reference tables
+(Set5 + Set14 + B100 after 6000-10000 steps). Nets the supernet does not cover (IMDB, RDB: coverage
+< 0.99) are reported but ranked separately. Per candidate it records the fine-tune and evaluation
+CPU seconds; the supernet's own CPU seconds are amortised over the nets scored here and, as a
+stated assumption, over a 1000-candidate search. Beside each fine-tune length it ranks a capacity-
+prior blend (``supernet-ftN+logparams(cal-fit)``: the fine-tuned PSNR and log10 params, fitted on
+the covered calibration nets; leave-one-out there, fitted on all of them for the held-out nets).
+``rerank`` recomputes every rank row of a stored report from its per-net scores, without scoring
+anything.
+Writes benchmarks/results/proxy_supernet.{json,md} (``--residual none``: proxy_supernet_own; other
+``--eval-sets``: a ``_sets`` suffix).
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ from proxy_fidelity import (  # noqa: E402
 
 from blocks.build import build_network  # noqa: E402
 from blocks.errors import UserError  # noqa: E402
+from search.datasets import EVAL_SET_NAMES  # noqa: E402
 from search.evaluate import evaluate_pairs  # noqa: E402
 from search.fidelity import (  # noqa: E402
     LinearBlend,
@@ -106,8 +110,11 @@ def plan(steps: int, seed: int = 0, residual: str | None = "bicubic") -> Superne
     return SupernetPlan(spaces, recipe, scale=2, channels=CHANNELS, seed=seed)
 
 
-def finetune_protocol(steps: int, residual: str | None = "bicubic"):  # noqa: ANN201
-    """The fine-tune of inherited weights (a ProxyProtocol), with the supernet's residual."""
+def finetune_protocol(
+    steps: int, residual: str | None = "bicubic", eval_sets: tuple[str, ...] = ("Set5",)
+):  # noqa: ANN201
+    """The fine-tune of inherited weights (a ProxyProtocol), with the supernet's residual,
+    scored at the end on ``eval_sets`` (the mean of their means)."""
     q = get_protocol("quick")
     return replace(
         q,
@@ -117,10 +124,23 @@ def finetune_protocol(steps: int, residual: str | None = "bicubic"):  # noqa: AN
         lr=5e-4,
         warmup_steps=0,
         eval_every=steps,
+        final_sets=eval_sets,
         residual=residual,
         description=f"fine-tune inherited weights: {steps} steps at constant lr 5e-4, "
-        f"{'bicubic residual' if residual else 'own output'}, full Set5",
+        f"{'bicubic residual' if residual else 'own output'}, full {' + '.join(eval_sets)}",
     )
+
+
+def parse_eval_sets(text: str) -> tuple[str, ...]:
+    """``--eval-sets``: comma-separated names of the standard evaluation sets."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in EVAL_SET_NAMES]
+    if not names or unknown:
+        raise UserError(
+            f"--eval-sets takes names from {', '.join(EVAL_SET_NAMES)}, comma-separated; "
+            f"got {text!r}"
+        )
+    return names
 
 
 def checkpoint_path(steps: int, seed: int, residual: str | None = "bicubic") -> Path:
@@ -147,10 +167,13 @@ def train_main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate(net: torch.nn.Module, data: TrainData, residual: str | None) -> float:
-    """Full-Set5 Y-PSNR (dB) of ``net`` as the proxy scores it (with its residual, if any)."""
+def _evaluate(
+    net: torch.nn.Module, data: TrainData, residual: str | None, eval_sets: tuple[str, ...]
+) -> dict[str, float]:
+    """Y-PSNR (dB) of ``net`` on each full set of ``eval_sets`` as the proxy scores it (with its
+    residual, if any)."""
     up = ProxyUpscaler(net, 2, residual=residual)
-    return float(evaluate_pairs(up, data.pairs("Set5", 2), 2)["psnr_y_db"])
+    return {n: float(evaluate_pairs(up, data.pairs(n, 2), 2)["psnr_y_db"]) for n in eval_sets}
 
 
 def score_net(
@@ -160,9 +183,10 @@ def score_net(
     finetunes: list[int],
     seed: int,
     residual: str | None = "bicubic",
+    eval_sets: tuple[str, ...] = ("Set5",),
 ) -> dict[str, Any]:
-    """One reference net's supernet scores: coverage, then per fine-tune length the Set5 score
-    and the CPU seconds of inheriting, fine-tuning and scoring."""
+    """One reference net's supernet scores: coverage, then per fine-tune length the score on
+    ``eval_sets`` and the CPU seconds of inheriting, fine-tuning and scoring."""
     base = build_network(spec, seed=seed)
     c0 = time.process_time()
     coverage = store.inherit(base)
@@ -175,14 +199,19 @@ def score_net(
         net = copy.deepcopy(base)
         c0 = time.process_time()
         if f == 0:
-            psnr = _evaluate(net, data, residual)
+            per_set = _evaluate(net, data, residual, eval_sets)
         else:
-            protocol = finetune_protocol(f, residual)
+            protocol = finetune_protocol(f, residual, eval_sets)
             res = train(net, data=data, protocol=protocol, scale=2, progress=False)
             if res.status != "complete":
                 raise UserError(f"{spec.key()}: fine-tune ended {res.status}: {res.message}")
-            psnr = res.psnr_y_db
-        out[f"ft{f}"] = {"psnr_y_db": psnr, "cpu_seconds": inherit_s + time.process_time() - c0}
+            per_set = {n: float(res.sets[n]["psnr_y_db"]) for n in eval_sets}
+        out[f"ft{f}"] = {
+            "psnr_y_db": sum(per_set.values()) / len(per_set),  # the mean of the set means
+            "cpu_seconds": inherit_s + time.process_time() - c0,
+        }
+        if len(per_set) > 1:
+            out[f"ft{f}"]["per_set"] = per_set
     return out
 
 
@@ -201,21 +230,33 @@ def rank_rows(
         )
         for f in finetunes:
             mine = [scores[lb][f"ft{f}"]["psnr_y_db"] for lb in labels]
-            vs = paired_tau_bootstrap(mine, params, truth)
-            rows.append(
-                {
-                    "strategy": f"supernet-ft{f}",
-                    "on": where,
-                    "n": len(labels),
-                    **rank_report(mine, truth),
-                    "vs_params_diff": vs["diff"],
-                    "vs_params_ci95": vs["diff_ci95"],
-                    "clearly_above": bool(vs["diff_ci95"][0] > 0),
-                    "cpu_seconds_mean": sum(scores[lb][f"ft{f}"]["cpu_seconds"] for lb in labels)
-                    / len(labels),
-                }
-            )
+            rows.append(strategy_row(f"supernet-ft{f}", where, labels, mine, scores, truth, f))
     return rows
+
+
+def strategy_row(
+    name: str,
+    where: str,
+    labels: list[str],
+    mine: list[float],
+    scores: dict[str, dict[str, Any]],
+    truth: list[float],
+    ft: int,
+) -> dict[str, Any]:
+    """One strategy's rank agreement on ``labels``, with the paired bootstrap against
+    params-only; its CPU-s are those of the ``ft``-step fine-tune it uses."""
+    vs = paired_tau_bootstrap(mine, [float(scores[lb]["params"]) for lb in labels], truth)
+    return {
+        "strategy": name,
+        "on": where,
+        "n": len(labels),
+        **rank_report(mine, truth),
+        "vs_params_diff": vs["diff"],
+        "vs_params_ci95": vs["diff_ci95"],
+        "clearly_above": bool(vs["diff_ci95"][0] > 0),
+        "cpu_seconds_mean": sum(scores[lb][f"ft{ft}"]["cpu_seconds"] for lb in labels)
+        / len(labels),
+    }
 
 
 def blend_scores(
@@ -262,20 +303,7 @@ def blend_rows(
             continue
         truth = [ref[lb] for lb in labels]
         mine = [preds[lb] for lb in labels]
-        vs = paired_tau_bootstrap(mine, [float(scores[lb]["params"]) for lb in labels], truth)
-        rows.append(
-            {
-                "strategy": name,
-                "on": "covered",
-                "n": len(labels),
-                **rank_report(mine, truth),
-                "vs_params_diff": vs["diff"],
-                "vs_params_ci95": vs["diff_ci95"],
-                "clearly_above": bool(vs["diff_ci95"][0] > 0),
-                "cpu_seconds_mean": sum(scores[lb][f"ft{ft}"]["cpu_seconds"] for lb in labels)
-                / len(labels),
-            }
-        )
+        rows.append(strategy_row(name, "covered", labels, mine, scores, truth, ft))
     return rows
 
 
@@ -293,13 +321,33 @@ def all_rows(sets: dict[str, dict[str, Any]], finetunes: list[int]) -> dict[str,
     }
 
 
+def one_set(sets: dict[str, dict[str, Any]], name: str) -> dict[str, dict[str, Any]]:
+    """``sets`` with each fine-tuned score replaced by its score on set ``name`` alone."""
+    out = copy.deepcopy(sets)
+    for s in out.values():
+        for sc in s["scores"].values():
+            for key, ft in sc.items():
+                if key.startswith("ft") and isinstance(ft, dict):
+                    ft["psnr_y_db"] = ft["per_set"][name]
+    return out
+
+
+def rows_of(report: dict[str, Any]) -> dict[str, Any]:
+    """A report's rank rows: on its scores, and where it scored several sets, on Set5 alone
+    from the same fine-tunes (``rows_set5``: what the scoring sets change, nothing else)."""
+    out = {"rows": all_rows(report["sets"], report["finetune_steps"])}
+    if len(report.get("eval_sets", ["Set5"])) > 1 and "Set5" in report["eval_sets"]:
+        out["rows_set5"] = all_rows(one_set(report["sets"], "Set5"), report["finetune_steps"])
+    return out
+
+
 def rerank_main(args: argparse.Namespace) -> int:
     """Recompute the rank rows of a stored report from its per-net scores (no scoring)."""
     path = Path(args.out).with_suffix(".json")
     if not path.is_file():
         raise UserError(f"no report at {path}; run proxy_supernet.py score first")
     report = json.loads(path.read_text())
-    report["rows"] = all_rows(report["sets"], report["finetune_steps"])
+    report |= rows_of(report)
     print(f"wrote {write_report(Path(args.out), report, render)}")
     return 0
 
@@ -315,6 +363,7 @@ def score_main(args: argparse.Namespace, argv: list[str]) -> int:
     if any(f < 0 for f in finetunes):
         raise UserError("--finetune step counts must be >= 0")
     residual = RESIDUALS[args.residual]
+    eval_sets = parse_eval_sets(args.eval_sets)
     path = checkpoint_path(args.steps, args.seed, residual)
     if not path.is_file():
         raise UserError(
@@ -322,6 +371,9 @@ def score_main(args: argparse.Namespace, argv: list[str]) -> int:
             f"--residual {args.residual}"
         )
     data = TrainData.for_protocol("quick", args.data)
+    missing = [n for n in eval_sets if n not in data.eval_sources]
+    if missing:
+        raise UserError(f"--eval-sets: {', '.join(missing)} not found under {data.root}")
     the_plan = plan(args.steps, args.seed, residual)
     trained = train_supernet(the_plan, data, checkpoint=path, hours=0.0)
     if not trained["done"]:
@@ -337,7 +389,8 @@ def score_main(args: argparse.Namespace, argv: list[str]) -> int:
         ref_table = ReferenceTable.load(table)
         ref = ref_table.scores([lb for lb, _ in archs])
         scores = {
-            lb: score_net(sp, store, data, finetunes, args.seed + 1, residual) for lb, sp in archs
+            lb: score_net(sp, store, data, finetunes, args.seed + 1, residual, eval_sets)
+            for lb, sp in archs
         }
         for lb, sp in archs:
             scores[lb] |= {"spec_key": sp.key(), "reference_psnr_y_db": ref.get(lb)}
@@ -356,6 +409,7 @@ def score_main(args: argparse.Namespace, argv: list[str]) -> int:
         "supernet_loss": trained["loss"],
         "supernet_store_values": count_params(store),
         "finetune_steps": finetunes,
+        "eval_sets": list(eval_sets),
         "covered_threshold": COVERED,
         "amortised_over": {"scored": len(pooled_ref), "search": SEARCH_SIZE},
         "amortised_cpu_seconds": {
@@ -363,7 +417,6 @@ def score_main(args: argparse.Namespace, argv: list[str]) -> int:
             "search": supernet_cpu / SEARCH_SIZE,
         },
         "sets": sets,
-        "rows": all_rows(sets, finetunes),
         "context": {
             "threads": args.threads,
             "cpu": _cpu_model(),
@@ -376,10 +429,29 @@ def score_main(args: argparse.Namespace, argv: list[str]) -> int:
             "command": " ".join(["benchmarks/proxy_supernet.py", *argv]),
         },
     }
+    report |= rows_of(report)
     print(f"wrote {write_report(Path(args.out), report, render)}")
     for r in report["rows"]["pooled"]:
         print(f"pooled {r['on']:8s} {r['strategy']:16s} tau {r['kendall_tau']:.3f} n={r['n']}")
     return 0
+
+
+def _rank_table(rows_by_set: dict[str, list[dict[str, Any]]]) -> list[str]:
+    lines = [
+        "| set | nets | strategy | Kendall tau | Spearman | top-3 | vs params-only (95% CI) | "
+        "CPU-s per net |",
+        "|---|---|---|---:|---:|---:|---|---:|",
+    ]
+    for where, rows in rows_by_set.items():
+        for r in rows:
+            ci = r.get("vs_params_ci95")
+            vs = f"{r['vs_params_diff']:+.3f} [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else "-"
+            lines.append(
+                f"| {where} | {r['on']} ({r['n']}) | {r['strategy']} | {_fmt(r['kendall_tau'])} "
+                f"| {_fmt(r['spearman'])} | {_fmt(r['top3_overlap'], 2)} | {vs} | "
+                f"{_fmt(r.get('cpu_seconds_mean'), 1)} |"
+            )
+    return lines
 
 
 def render(report: dict[str, Any]) -> str:
@@ -394,25 +466,23 @@ def render(report: dict[str, Any]) -> str:
         + f", {report['supernet_steps']} steps (one sampled candidate per step), "
         f"{report['supernet_cpu_seconds']:.0f} CPU-s; {report['supernet_store_values']:,} shared "
         "values. Each net inherits its slices, is fine-tuned for the given steps (0: none) and "
-        "scored on full Set5; the reference is Set5 + Set14 + B100 after 6000-10000 steps of "
+        f"scored on full {' + '.join(report.get('eval_sets', ['Set5']))}; the reference is "
+        "Set5 + Set14 + B100 after 6000-10000 steps of "
         "its own training. Supernet CPU-s amortised per candidate: "
         f"{amort['scored']:.0f} over the {report['amortised_over']['scored']} nets scored here, "
         f"{amort['search']:.1f} over a {report['amortised_over']['search']}-candidate search "
         "(an assumption).",
         "",
-        "| set | nets | strategy | Kendall tau | Spearman | top-3 | vs params-only (95% CI) | "
-        "CPU-s per net |",
-        "|---|---|---|---:|---:|---:|---|---:|",
+        *_rank_table(report["rows"]),
     ]
-    for where, rows in report["rows"].items():
-        for r in rows:
-            ci = r.get("vs_params_ci95")
-            vs = f"{r['vs_params_diff']:+.3f} [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else "-"
-            lines.append(
-                f"| {where} | {r['on']} ({r['n']}) | {r['strategy']} | {_fmt(r['kendall_tau'])} "
-                f"| {_fmt(r['spearman'])} | {_fmt(r['top3_overlap'], 2)} | {vs} | "
-                f"{_fmt(r.get('cpu_seconds_mean'), 1)} |"
-            )
+    if "rows_set5" in report:
+        lines += [
+            "",
+            "The same fine-tunes scored on Set5 alone (what scoring on "
+            f"{' + '.join(report['eval_sets'])} changes, nothing else):",
+            "",
+            *_rank_table(report["rows_set5"]),
+        ]
     lines += [
         "",
         "| net | set | params | coverage | reference dB | "
@@ -450,13 +520,18 @@ def main(argv: list[str] | None = None) -> int:
     sub.choices["train"].add_argument("--hours", type=float, help="stop (resumably) after this")
     sc = sub.choices["score"]
     sc.add_argument("--finetune", default="0,50,200", help="fine-tune step counts, comma-separated")
-    sc.add_argument("--out", help="default benchmarks/results/proxy_supernet[_own]")
+    sc.add_argument(
+        "--eval-sets",
+        default="Set5",
+        help="the sets a fine-tuned net is scored on, comma-separated (the mean of their means)",
+    )
+    sc.add_argument("--out", help="default benchmarks/results/proxy_supernet[_own][_sets]")
     sub.choices["rerank"].add_argument("--out", help="the report to recompute (as score's)")
     args = ap.parse_args(argv)
     if args.cmd in ("score", "rerank") and args.out is None:
-        args.out = str(
-            RESULTS / ("proxy_supernet" if args.residual == "bicubic" else "proxy_supernet_own")
-        )
+        sets = "" if getattr(args, "eval_sets", "Set5") == "Set5" else "_sets"
+        own = "" if args.residual == "bicubic" else "_own"
+        args.out = str(RESULTS / f"proxy_supernet{own}{sets}")
     try:
         if args.cmd == "rerank":
             return rerank_main(args)

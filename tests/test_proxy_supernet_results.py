@@ -11,17 +11,42 @@ from pathlib import Path
 import pytest
 
 from search.fidelity import LinearBlend, ReferenceTable, kendall_tau, loo_blend
+from tests.conftest import load_benchmark
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 
 
-@pytest.fixture(scope="module", params=["proxy_supernet.json", "proxy_supernet_own.json"])
-def report(request) -> dict:
-    path = RESULTS / request.param
+# (report, its rank rows, the stored score those rows rank): a report scored on several sets
+# also ranks the same fine-tunes on Set5 alone
+VARIANTS = [
+    ("proxy_supernet.json", "rows", None),
+    ("proxy_supernet_own.json", "rows", None),
+    ("proxy_supernet_sets.json", "rows", None),
+    ("proxy_supernet_sets.json", "rows_set5", "Set5"),
+]
+
+
+def _load(name: str) -> dict:
+    path = RESULTS / name
     if not path.is_file():
         pytest.skip(f"{path.name} not committed (run benchmarks/proxy_supernet.py train, score)")
     return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="module", params=sorted({v[0] for v in VARIANTS}))
+def report(request) -> dict:
+    return _load(request.param)
+
+
+@pytest.fixture(scope="module", params=VARIANTS, ids=[f"{v[0]}:{v[1]}" for v in VARIANTS])
+def ranked(request) -> tuple[dict, dict, str | None]:
+    name, rows, one_set = request.param
+    return _load(name), _load(name)[rows], one_set
+
+
+def _score(entry: dict, one_set: str | None) -> float:
+    return entry["psnr_y_db"] if one_set is None else entry["per_set"][one_set]
 
 
 def test_the_references_are_the_committed_tables(report) -> None:
@@ -34,7 +59,7 @@ def test_the_references_are_the_committed_tables(report) -> None:
     assert len(report["sets"]["heldout"]["ref"]) == 8
 
 
-def blend_predictions(report: dict, ft: str) -> dict[str, float]:
+def blend_predictions(report: dict, ft: str, one_set: str | None) -> dict[str, float]:
     """supernet-FT+logparams(cal-fit) from the stored scores: fitted on the covered calibration
     nets (leave-one-out for themselves), applied to the covered held-out nets."""
     least = report["covered_threshold"]
@@ -43,7 +68,7 @@ def blend_predictions(report: dict, ft: str) -> dict[str, float]:
     h = [lb for lb, sc in held["scores"].items() if sc["coverage"] >= least]
 
     def x(s, labels):
-        return [[s["scores"][lb][ft]["psnr_y_db"], math.log10(s["scores"][lb]["params"])]
+        return [[_score(s["scores"][lb][ft], one_set), math.log10(s["scores"][lb]["params"])]
                 for lb in labels]
 
     y = [cal["ref"][lb] for lb in c]
@@ -51,9 +76,10 @@ def blend_predictions(report: dict, ft: str) -> dict[str, float]:
     return out | dict(zip(h, LinearBlend.fit(x(cal, c), y).predict(x(held, h)), strict=True))
 
 
-def test_rank_figures_follow_from_the_stored_scores(report) -> None:
+def test_rank_figures_follow_from_the_stored_scores(ranked) -> None:
+    report, all_rows, one_set = ranked
     checked = 0
-    for where, rows in report["rows"].items():
+    for where, rows in all_rows.items():
         sets = list(report["sets"].values()) if where == "pooled" else [report["sets"][where]]
         ref = {lb: v for s in sets for lb, v in s["ref"].items()}
         scores = {lb: v for s in sets for lb, v in s["scores"].items()}
@@ -68,12 +94,11 @@ def test_rank_figures_follow_from_the_stored_scores(report) -> None:
                 mine = [scores[lb]["params"] for lb in labels]
             elif r["strategy"].endswith("+logparams(cal-fit)"):
                 ft = r["strategy"].removeprefix("supernet-").split("+")[0]
-                preds = blend_predictions(report, ft)
+                preds = blend_predictions(report, ft, one_set)
                 mine = [preds[lb] for lb in labels]
             else:
-                mine = [
-                    scores[lb][r["strategy"].replace("supernet-", "")]["psnr_y_db"] for lb in labels
-                ]
+                ft = r["strategy"].replace("supernet-", "")
+                mine = [_score(scores[lb][ft], one_set) for lb in labels]
             assert r["kendall_tau"] == pytest.approx(kendall_tau(mine, [ref[lb] for lb in labels]))
             checked += 1
     # params-only and each fine-tune on all and covered nets, each blend on covered ones
@@ -87,3 +112,27 @@ def test_the_amortised_cost_is_the_supernet_over_the_nets(report) -> None:
         report["supernet_cpu_seconds"] / n
     )
     assert report["supernet_steps"] == report["plan"]["protocol"]["steps"]
+
+
+def test_eval_sets_are_checked_before_any_work(capsys: pytest.CaptureFixture[str]) -> None:
+    bench = load_benchmark("proxy_supernet")
+    assert bench.parse_eval_sets("Set5, B100") == ("Set5", "B100")
+    assert bench.main(["score", "--eval-sets", "Set5,Urban100"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Urban100" in err and "Set14" in err
+    assert bench.main(["score", "--eval-sets", ","]) == 2
+
+
+def test_a_score_on_several_sets_is_the_mean_of_their_means(report) -> None:
+    sets = report.get("eval_sets", ["Set5"])
+    for s in report["sets"].values():
+        for sc in s["scores"].values():
+            for f in report["finetune_steps"]:
+                entry = sc[f"ft{f}"]
+                if len(sets) == 1:
+                    assert "per_set" not in entry
+                else:
+                    assert sorted(entry["per_set"]) == sorted(sets)
+                    assert entry["psnr_y_db"] == pytest.approx(
+                        sum(entry["per_set"].values()) / len(sets)
+                    )
