@@ -27,8 +27,8 @@ N times is counted N times (FDIWN applies its 3 FSWGs 6 times).
 By default the pass runs on the ``meta`` device (shapes only, no arithmetic: ~0.1 s for E-RFDN at
 256x256 instead of ~2 s), on a copy; a model that cannot run there (data-dependent shapes, tensors
 created on the CPU inside ``forward``) is run for real on the CPU instead. Both give the same
-counts. Two shortcuts keep the meta pass cheap for a search that screens many candidates (~20 ms
-a candidate before, ~0.1 ms once its blocks are known): slow shape-only ops are answered
+counts. Two shortcuts keep the meta pass cheap for a search that screens many candidates (20-45 ms
+a demo candidate before, ~0.1 ms once its blocks are known): slow shape-only ops are answered
 directly (``profiles.meta_shapes``), and a spec of a chain skeleton is counted by parts, its
 frame once per frame and input size and each block once per block spec and input size (counts
 are per module call, so the parts add up to the whole pass; the tests compare the two).
@@ -374,7 +374,7 @@ def _run_counts(
 
 # A chain of blocks counted by parts: its frame (head, fusion, tail) once per frame and input
 # size, each block once per block spec and input size, then summed. Counting is per module call,
-# so the sum is the whole pass's count (tests/profiles/test_meta_shapes.py checks it over the zoo
+# so the sum is the whole pass's count (tests/profiles/test_fast_counting.py checks it over the zoo
 # and the search spaces); a search that screens many candidates built from the same few blocks
 # counts each block once instead of once per candidate.
 

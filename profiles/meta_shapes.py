@@ -14,9 +14,9 @@ recognise: another device, a non-float dtype, an output size it would have to in
   ``fill_``, ``zero_``): their input, unchanged, which is all they do on meta (building a
   network there spends ~4 ms of ~15 ms in ``uniform_``'s decomposition).
 
-Views and the other in-place ops are never answered here. The counts a
-pass gives with and without this mode are the same (tests/profiles/test_meta_shapes.py compares
-them over the zoo and the shipped search spaces).
+Views and the other in-place ops are never answered here. The counts a pass gives with and
+without this mode are the same (tests/profiles/test_fast_counting.py compares them over the zoo
+and the shipped search spaces).
 """
 
 from __future__ import annotations
