@@ -388,10 +388,16 @@ def score_main(args: argparse.Namespace, argv: list[str]) -> int:
     ):
         ref_table = ReferenceTable.load(table)
         ref = ref_table.scores([lb for lb, _ in archs])
-        scores = {
-            lb: score_net(sp, store, data, finetunes, args.seed + 1, residual, eval_sets)
-            for lb, sp in archs
-        }
+        scores = {}
+        for lb, sp in archs:
+            scores[lb] = score_net(sp, store, data, finetunes, args.seed + 1, residual, eval_sets)
+            last = scores[lb][f"ft{finetunes[-1]}"]
+            print(
+                f"{name} {lb}: ft{finetunes[-1]} {last['psnr_y_db']:.3f} dB, "
+                f"{last['cpu_seconds']:.0f} CPU-s",
+                file=sys.stderr,
+                flush=True,
+            )
         for lb, sp in archs:
             scores[lb] |= {"spec_key": sp.key(), "reference_psnr_y_db": ref.get(lb)}
         sets[name] = {
