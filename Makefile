@@ -56,6 +56,9 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/proxy_supernet.py train
 	$(BIN)/python benchmarks/proxy_supernet.py score --finetune 0,50,200
 	$(BIN)/python benchmarks/proxy_supernet.py score --finetune 0,50,200 --eval-sets Set5,Set14,B100
+	$(BIN)/python benchmarks/proxy_supernet.py train --seed 1
+	$(BIN)/python benchmarks/proxy_supernet.py score --seed 1 --finetune 0,50,200 --eval-sets Set5,Set14,B100
+	$(BIN)/python benchmarks/proxy_supernet.py ensemble --reports benchmarks/results/proxy_supernet_sets,benchmarks/results/proxy_supernet_sets_seed1
 	$(BIN)/python benchmarks/proxy_supernet.py train --residual none
 	$(BIN)/python benchmarks/proxy_supernet.py score --finetune 0,50,200 --residual none
 	$(BIN)/python benchmarks/latency_table.py

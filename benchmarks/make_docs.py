@@ -381,7 +381,16 @@ def section_supernet(headline: list[list[str]]) -> list[str]:
                     ("bicubic residual, retrained, scored on {sets}",
                      "proxy_supernet_sets.json", "", "rows"),
                     ("bicubic residual, retrained, the same fine-tunes on Set5",
-                     "proxy_supernet_sets.json", "", "rows_set5"))
+                     "proxy_supernet_sets.json", "", "rows_set5"),
+                    ("bicubic residual, seed 1, scored on {sets}",
+                     "proxy_supernet_sets_seed1.json", " --seed 1", "rows"),
+                    ("bicubic residual, seed 1, the same fine-tunes on Set5",
+                     "proxy_supernet_sets_seed1.json", " --seed 1", "rows_set5"),
+                    ("bicubic residual, mean of the seed-0 (retrained) and seed-1 supernets, "
+                     "scored on {sets}", "proxy_supernet_ensemble.json", None, "rows"),
+                    ("bicubic residual, mean of the seed-0 (retrained) and seed-1 supernets, "
+                     "the same fine-tunes on Set5", "proxy_supernet_ensemble.json", None,
+                     "rows_set5"))
                 if (sn := load(name)) is not None and rows in sn]
     if not variants:
         return out + not_run(f"{PY} benchmarks/proxy_supernet.py train && "
@@ -416,9 +425,20 @@ def section_supernet(headline: list[list[str]]) -> list[str]:
                        f"{r['kendall_tau']:.3f} | {vs} | {cost} |")
             if r["on"] == "covered" and ci:
                 candidates.append((r["kendall_tau"], label, r, amort))
+    if (ens := load("proxy_supernet_ensemble.json")) is not None:
+        agree = "; ".join(f"{ft} " + ", ".join(f"{q['kendall_tau']:.3f}" for q in pairs)
+                          for ft, pairs in ens["member_agreement"].items())
+        out += ["", f"The mean of {len(ens['ensemble_seeds'])} supernets (seeds "
+                f"{', '.join(map(str, ens['ensemble_seeds']))}; chosen before the seed-1 scores "
+                "were seen) asks whether the supernet's run-to-run noise averages out. Every "
+                "net's score is the mean of the supernets' scores, and it pays for every "
+                "supernet and every fine-tune. The supernets rank the "
+                f"{sum(len(x['scores']) for x in ens['sets'].values())} nets against each other "
+                f"with Kendall tau {agree}."]
     out += ["", "Commands: " + "; ".join(
-        f"`{PY} benchmarks/proxy_supernet.py train --steps {v['supernet_steps']}{flag}`, then "
-        f"`{v['context']['command']}`" for _, flag, v, rows in variants if rows is v["rows"])
+        (f"`{PY} benchmarks/proxy_supernet.py train --steps {v['supernet_steps']}{flag}`, then "
+         if flag is not None else "") + f"`{PY} {v['context']['command']}`"
+        for _, flag, v, rows in variants if rows is v["rows"])
         + " (the rank rows, blends included, are recomputed from the stored per-net scores "
         "by `proxy_supernet.py rerank`, with the same `--residual`); details "
         "`benchmarks/results/proxy_supernet*.md`.", ""]

@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/proxy_supernet.py score [--finetune 0,50,200] [--threads 1]
         [--eval-sets Set5,Set14,B100]
     .venv/bin/python benchmarks/proxy_supernet.py rerank
+    .venv/bin/python benchmarks/proxy_supernet.py ensemble --reports A,B [--out C]
     (each with --residual none: the variant trained and fine-tuned on the nets' own output)
 
 ``train`` trains one supernet (search.supernet) over the shipped ``rfdb`` and ``lrfdb`` spaces at
@@ -24,9 +25,13 @@ stated assumption, over a 1000-candidate search. Beside each fine-tune length it
 prior blend (``supernet-ftN+logparams(cal-fit)``: the fine-tuned PSNR and log10 params, fitted on
 the covered calibration nets; leave-one-out there, fitted on all of them for the held-out nets).
 ``rerank`` recomputes every rank row of a stored report from its per-net scores, without scoring
-anything.
+anything. ``ensemble`` averages the per-net scores of several stored reports whose supernets were
+trained with different ``--seed`` (same nets, fine-tunes, sets and recipe) and ranks the means:
+whether the supernet's run-to-run noise, as large as the strategies' differences, averages out.
+Its CPU-s add up: every supernet is trained, and every one fine-tunes every net.
 Writes benchmarks/results/proxy_supernet.{json,md} (``--residual none``: proxy_supernet_own; other
-``--eval-sets``: a ``_sets`` suffix).
+``--eval-sets``: a ``_sets`` suffix; a ``--seed`` other than 0: a ``_seedN`` suffix; ``ensemble``:
+proxy_supernet_ensemble).
 """
 
 from __future__ import annotations
@@ -68,6 +73,7 @@ from search.fidelity import (  # noqa: E402
     LinearBlend,
     ReferenceTable,
     file_sha1,
+    kendall_tau,
     loo_blend,
     paired_tau_bootstrap,
     rank_report,
@@ -352,6 +358,147 @@ def rerank_main(args: argparse.Namespace) -> int:
     return 0
 
 
+def ensemble(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """The per-net mean of several supernets' reports, each supernet trained with its own seed.
+
+    They must score the same nets (label and spec) against the same references, with the same
+    fine-tunes, scoring sets and supernet recipe; otherwise a UserError names what differs. A
+    net's score at each fine-tune length (and on each set) is the mean over the supernets, its
+    CPU-s the sum (each supernet fine-tunes it), its coverage the least; the supernets' CPU-s add
+    up. The rank rows are left to ``rows_of``."""
+    if len(reports) < 2:
+        raise UserError("ensemble takes at least two reports")
+    first = reports[0]
+    seeds = [r["plan"]["seed"] for r in reports]
+    if len(set(seeds)) != len(seeds):
+        raise UserError(
+            f"ensemble: the reports' supernets share a seed ({seeds}): "
+            "the same supernet would be counted twice"
+        )
+
+    def recipe(r: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in r["plan"].items() if k != "seed"}
+
+    for r in reports[1:]:
+        for what, a, b in (
+            ("supernet recipe", recipe(first), recipe(r)),
+            ("supernet steps", first["supernet_steps"], r["supernet_steps"]),
+            ("fine-tune steps", first["finetune_steps"], r["finetune_steps"]),
+            ("scoring sets", first.get("eval_sets", ["Set5"]), r.get("eval_sets", ["Set5"])),
+            ("coverage threshold", first["covered_threshold"], r["covered_threshold"]),
+            (
+                "nets",
+                {
+                    n: {lb: sc["spec_key"] for lb, sc in s["scores"].items()}
+                    for n, s in first["sets"].items()
+                },
+                {
+                    n: {lb: sc["spec_key"] for lb, sc in s["scores"].items()}
+                    for n, s in r["sets"].items()
+                },
+            ),
+            (
+                "references",
+                {n: s["ref"] for n, s in first["sets"].items()},
+                {n: s["ref"] for n, s in r["sets"].items()},
+            ),
+        ):
+            if a != b:
+                raise UserError(f"ensemble: the reports differ in their {what}")
+    k = len(reports)
+    sets = copy.deepcopy(first["sets"])
+    for name, s in sets.items():
+        for lb, sc in s["scores"].items():
+            members = [r["sets"][name]["scores"][lb] for r in reports]
+            sc["coverage"] = min(m["coverage"] for m in members)
+            for f in first["finetune_steps"]:
+                entries = [m[f"ft{f}"] for m in members]
+                sc[f"ft{f}"]["psnr_y_db"] = sum(e["psnr_y_db"] for e in entries) / k
+                sc[f"ft{f}"]["cpu_seconds"] = sum(e["cpu_seconds"] for e in entries)
+                if "per_set" in sc[f"ft{f}"]:
+                    sc[f"ft{f}"]["per_set"] = {
+                        n: sum(e["per_set"][n] for e in entries) / k
+                        for n in sc[f"ft{f}"]["per_set"]
+                    }
+    supernet_cpu = sum(r["supernet_cpu_seconds"] for r in reports)
+    over = first["amortised_over"]
+    labels = [(n, lb) for n, s in sets.items() for lb in s["scores"]]
+    agreement = {}  # per fine-tune: each pair of supernets' Kendall tau over every scored net
+    for f in first["finetune_steps"]:
+        by = [
+            [r["sets"][n]["scores"][lb][f"ft{f}"]["psnr_y_db"] for n, lb in labels] for r in reports
+        ]
+        agreement[f"ft{f}"] = [
+            {"seeds": [seeds[i], seeds[j]], "kendall_tau": kendall_tau(by[i], by[j])}
+            for i in range(k)
+            for j in range(i + 1, k)
+        ]
+    return {
+        **{
+            key: first[key]
+            for key in (
+                "plan",
+                "supernet_steps",
+                "supernet_store_values",
+                "finetune_steps",
+                "covered_threshold",
+                "amortised_over",
+            )
+        },
+        "strategy": f"supernet ensemble of {k}",
+        "eval_sets": first.get("eval_sets", ["Set5"]),
+        "ensemble_seeds": seeds,
+        "supernet_cpu_seconds": supernet_cpu,
+        "amortised_cpu_seconds": {
+            "scored": supernet_cpu / over["scored"],
+            "search": supernet_cpu / over["search"],
+        },
+        "sets": sets,
+        "member_agreement": agreement,
+        "members": [
+            {
+                "seed": r["plan"]["seed"],
+                "supernet_cpu_seconds": r["supernet_cpu_seconds"],
+                "supernet_loss_last": r["supernet_loss"][-1][1],
+                "git": r["context"]["git"],
+                "command": r["context"]["command"],
+            }
+            for r in reports
+        ],
+    }
+
+
+def ensemble_main(args: argparse.Namespace, argv: list[str]) -> int:
+    """Average the per-net scores of stored reports (``--reports``) and rank the means."""
+    paths = [Path(p.strip()).with_suffix(".json") for p in args.reports.split(",") if p.strip()]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise UserError(f"no report at {', '.join(missing)}; run proxy_supernet.py score first")
+    reports = []
+    for p in paths:
+        try:
+            reports.append(json.loads(p.read_text()))
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{p}: not a JSON report ({exc.msg})") from None
+    report = ensemble(reports)
+    report["context"] = {
+        "threads": 1,
+        "cpu": _cpu_model(),
+        "revision": "search/supernet.py sha1 " + file_sha1(ROOT / "search" / "supernet.py")[:12],
+        "git": git_head(),
+        "command": " ".join(["benchmarks/proxy_supernet.py", *argv]),
+        "reports": [
+            str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p)
+            for p in (q.resolve() for q in paths)
+        ],
+    }
+    report |= rows_of(report)
+    print(f"wrote {write_report(Path(args.out), report, render)}")
+    for r in report["rows"]["pooled"]:
+        print(f"pooled {r['on']:8s} {r['strategy']:16s} tau {r['kendall_tau']:.3f} n={r['n']}")
+    return 0
+
+
 def score_main(args: argparse.Namespace, argv: list[str]) -> int:
     torch.set_num_threads(args.threads)
     try:
@@ -463,9 +610,22 @@ def _rank_table(rows_by_set: dict[str, list[dict[str, Any]]]) -> list[str]:
 def render(report: dict[str, Any]) -> str:
     """The Markdown report: per set, each strategy's rank agreement; then the per-net scores."""
     amort = report["amortised_cpu_seconds"]
+    seeds = report.get("ensemble_seeds")
     lines = [
-        "# Issue 8: a weight-sharing supernet as the proxy",
+        "# Issue 8: a weight-sharing supernet as the proxy"
+        + (f" (the mean of {len(seeds)} supernets)" if seeds else ""),
         "",
+        *(
+            [
+                f"Each net's score is the mean of {len(seeds)} supernets' scores, the supernets "
+                f"trained with seeds {', '.join(map(str, seeds))} and otherwise alike; its CPU-s "
+                "are the sum (each supernet fine-tunes it), and so are the supernets' CPU-s "
+                "below.",
+                "",
+            ]
+            if seeds
+            else []
+        ),
         f"Supernet: {', '.join(report['plan']['spaces'])}, widths "
         f"{report['plan']['channels']}, x{report['plan']['scale']}, trained on "
         + ("a residual over bicubic" if report["plan"]["protocol"]["residual"] else "own output")
@@ -503,7 +663,41 @@ def render(report: dict[str, Any]) -> str:
                 f"| {lb} | {name} | {sc['params']:,} | {sc['coverage']:.3f} | "
                 f"{_fmt(sc['reference_psnr_y_db'])} | {cells} |"
             )
-    lines += ["", *context_lines(report["context"]), ""]
+    if seeds:
+        ctx = report["context"]
+        lines += [
+            "",
+            "| supernet seed | its CPU-s | its last loss | scored at git | command |",
+            "|---:|---:|---:|---|---|",
+        ]
+        lines += [
+            f"| {m['seed']} | {m['supernet_cpu_seconds']:.0f} | "
+            f"{m['supernet_loss_last']:.4f} | {m['git']} | `{m['command']}` |"
+            for m in report["members"]
+        ]
+        n_nets = sum(len(s["scores"]) for s in report["sets"].values())
+        lines += [
+            "",
+            f"How the supernets rank the {n_nets} nets against each other (Kendall tau): "
+            + "; ".join(
+                f"{ft}: "
+                + ", ".join(
+                    f"seeds {p['seeds'][0]}/{p['seeds'][1]} {p['kendall_tau']:.3f}" for p in pairs
+                )
+                for ft, pairs in report["member_agreement"].items()
+            )
+            + ".",
+        ]
+        lines += [
+            "",
+            f"Averaged from {', '.join(ctx['reports'])} (cache revision "
+            f"{ctx['revision']}, git {ctx['git']}).",
+            "",
+            f"Command: `{ctx['command']}`",
+            "",
+        ]
+    else:
+        lines += ["", *context_lines(report["context"]), ""]
     return "\n".join(lines)
 
 
@@ -511,7 +705,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("train", "score", "rerank"):
+    for name in ("train", "score", "rerank", "ensemble"):
         p = sub.add_parser(name)
         p.add_argument("--steps", type=int, default=15000, help="the supernet's training steps")
         p.add_argument("--seed", type=int, default=0)
@@ -533,14 +727,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     sc.add_argument("--out", help="default benchmarks/results/proxy_supernet[_own][_sets]")
     sub.choices["rerank"].add_argument("--out", help="the report to recompute (as score's)")
+    en = sub.choices["ensemble"]
+    en.add_argument("--reports", required=True, help="stored score reports, comma-separated")
+    en.add_argument("--out", help="default benchmarks/results/proxy_supernet_ensemble")
     args = ap.parse_args(argv)
+    if args.cmd == "ensemble" and args.out is None:
+        args.out = str(RESULTS / "proxy_supernet_ensemble")
     if args.cmd in ("score", "rerank") and args.out is None:
         sets = "" if getattr(args, "eval_sets", "Set5") == "Set5" else "_sets"
         own = "" if args.residual == "bicubic" else "_own"
-        args.out = str(RESULTS / f"proxy_supernet{own}{sets}")
+        seed = f"_seed{args.seed}" if args.seed else ""
+        args.out = str(RESULTS / f"proxy_supernet{own}{sets}{seed}")
     try:
         if args.cmd == "rerank":
             return rerank_main(args)
+        if args.cmd == "ensemble":
+            return ensemble_main(args, argv)
         return train_main(args) if args.cmd == "train" else score_main(args, argv)
     except UserError as exc:
         print(f"proxy_supernet: {exc}", file=sys.stderr)

@@ -241,6 +241,22 @@ def test_the_supernet_row_needs_tau_a_clear_lead_and_the_cost(make_docs) -> None
     both = headline(report(0.7, 0.05, 100.0))
     assert both.endswith("**met** |")
     assert "best of 4 variants, supernet-ft50 (own output): Kendall tau 0.900" in both
+    # the mean of two supernets competes with both supernets' cost: its higher tau loses on it
+    ens = report(0.95, 0.1, 220.0) | {
+        "ensemble_seeds": [0, 1], "sets": {"calibration": {"scores": {"a": {}, "b": {}}}},
+        "member_agreement": {"ft0": [{"seeds": [0, 1], "kendall_tau": 0.61}],
+                             "ft50": [{"seeds": [0, 1], "kendall_tau": 0.72}]},
+        "context": {"command": "benchmarks/proxy_supernet.py ensemble --reports x,y"}}
+    (make_docs.RESULTS / "proxy_supernet_ensemble.json").write_text(json.dumps(ens))
+    three = headline(report(0.7, 0.05, 100.0))
+    assert three.endswith("**missed** |")
+    assert "best of 6 variants, supernet-ft50 (bicubic residual, mean of the seed-0" in three
+    assert "at 10 CPU-s per net + 220 amortised over 21" in three
+    doc = make_docs.DOC.read_text()
+    assert "The mean of 2 supernets (seeds 0, 1;" in doc
+    assert "rank the 2 nets against each other with Kendall tau ft0 0.610; ft50 0.720." in doc
+    assert "`.venv/bin/python benchmarks/proxy_supernet.py ensemble --reports x,y`" in doc
+    assert "--steps 15000`, then `.venv/bin/python benchmarks/proxy_supernet.py ensemble" not in doc
 
 
 def test_the_compute_budget_rows_are_judged_on_every_seed(make_docs) -> None:

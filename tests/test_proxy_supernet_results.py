@@ -1,6 +1,7 @@
-"""The committed supernet results (benchmarks/results/proxy_supernet[_own].json): their rank
+"""The committed supernet results (benchmarks/results/proxy_supernet*.json): their rank
 figures follow from the per-net scores stored beside them and the committed reference tables
-(recomputed here, so an edited or stale figure fails)."""
+(recomputed here, so an edited or stale figure fails); an ensemble's scores are the means of its
+members'."""
 
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ VARIANTS = [
     ("proxy_supernet_own.json", "rows", None),
     ("proxy_supernet_sets.json", "rows", None),
     ("proxy_supernet_sets.json", "rows_set5", "Set5"),
+    ("proxy_supernet_sets_seed1.json", "rows", None),
+    ("proxy_supernet_sets_seed1.json", "rows_set5", "Set5"),
+    ("proxy_supernet_ensemble.json", "rows", None),
+    ("proxy_supernet_ensemble.json", "rows_set5", "Set5"),
 ]
 
 
@@ -112,6 +117,27 @@ def test_the_amortised_cost_is_the_supernet_over_the_nets(report) -> None:
         report["supernet_cpu_seconds"] / n
     )
     assert report["supernet_steps"] == report["plan"]["protocol"]["steps"]
+    if "members" in report:  # an ensemble pays for every supernet
+        assert report["supernet_cpu_seconds"] == pytest.approx(
+            sum(m["supernet_cpu_seconds"] for m in report["members"])
+        )
+
+
+def test_the_committed_ensemble_is_the_mean_of_its_members() -> None:
+    ens = _load("proxy_supernet_ensemble.json")
+    members = [_load(Path(p).name) for p in ens["context"]["reports"]]
+    assert [m["plan"]["seed"] for m in members] == ens["ensemble_seeds"]
+    assert len(set(ens["ensemble_seeds"])) == len(members) >= 2
+    for name, s in ens["sets"].items():
+        for lb, sc in s["scores"].items():
+            for f in ens["finetune_steps"]:
+                got = [m["sets"][name]["scores"][lb][f"ft{f}"] for m in members]
+                assert sc[f"ft{f}"]["psnr_y_db"] == pytest.approx(
+                    sum(g["psnr_y_db"] for g in got) / len(got)
+                )
+                assert sc[f"ft{f}"]["cpu_seconds"] == pytest.approx(
+                    sum(g["cpu_seconds"] for g in got)
+                )
 
 
 def test_eval_sets_are_checked_before_any_work(capsys: pytest.CaptureFixture[str]) -> None:
