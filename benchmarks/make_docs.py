@@ -383,9 +383,9 @@ def section_supernet(headline: list[list[str]]) -> list[str]:
                     ("bicubic residual, retrained, the same fine-tunes on Set5",
                      "proxy_supernet_sets.json", "", "rows_set5"),
                     ("bicubic residual, seed 1, scored on {sets}",
-                     "proxy_supernet_sets_seed1.json", " --seed 1", "rows"),
+                     "proxy_supernet_sets_seed1.json", " --seed 1 --threads 2", "rows"),
                     ("bicubic residual, seed 1, the same fine-tunes on Set5",
-                     "proxy_supernet_sets_seed1.json", " --seed 1", "rows_set5"),
+                     "proxy_supernet_sets_seed1.json", " --seed 1 --threads 2", "rows_set5"),
                     ("bicubic residual, mean of the seed-0 (retrained) and seed-1 supernets, "
                      "scored on {sets}", "proxy_supernet_ensemble.json", None, "rows"),
                     ("bicubic residual, mean of the seed-0 (retrained) and seed-1 supernets, "
@@ -435,6 +435,15 @@ def section_supernet(headline: list[list[str]]) -> list[str]:
                 "supernet and every fine-tune. The supernets rank the "
                 f"{sum(len(x['scores']) for x in ens['sets'].values())} nets against each other "
                 f"with Kendall tau {agree}."]
+        walls = [(m["seed"], load(Path(r).name))
+                 for m, r in zip(ens.get("members", []),
+                                 ens.get("context", {}).get("reports", []), strict=True)]
+        if walls and all(w is not None and "wall_seconds" in w.get("context", {})
+                         for _, w in walls):
+            speeds = ", ".join(f"seed {sd}: {w['context']['wall_seconds']:.0f}" for sd, w in walls)
+            out[-1] += (" The members were scored in different sessions, on hosts of different "
+                        f"speed, with the same 1-thread command ({speeds} wall-s): their CPU-s, "
+                        "and the sums, mix the two hosts.")
     out += ["", "Commands: " + "; ".join(
         (f"`{PY} benchmarks/proxy_supernet.py train --steps {v['supernet_steps']}{flag}`, then "
          if flag is not None else "") + f"`{PY} {v['context']['command']}`"
