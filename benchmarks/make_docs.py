@@ -441,9 +441,10 @@ def section_supernet(headline: list[list[str]]) -> list[str]:
         if walls and all(w is not None and "wall_seconds" in w.get("context", {})
                          for _, w in walls):
             speeds = ", ".join(f"seed {sd}: {w['context']['wall_seconds']:.0f}" for sd, w in walls)
+            threads = "/".join(sorted({str(w["context"].get("threads", "?")) for _, w in walls}))
             out[-1] += (" The members were scored in different sessions, on hosts of different "
-                        f"speed, with the same 1-thread command ({speeds} wall-s): their CPU-s, "
-                        "and the sums, mix the two hosts.")
+                        f"speed, with the same {threads}-thread command ({speeds} wall-s): their "
+                        "CPU-s, and the sums, mix their hosts.")
     out += ["", "Commands: " + "; ".join(
         (f"`{PY} benchmarks/proxy_supernet.py train --steps {v['supernet_steps']}{flag}`, then "
          if flag is not None else "") + f"`{PY} {v['context']['command']}`"
