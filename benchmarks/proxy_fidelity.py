@@ -44,7 +44,9 @@ cached like issue 4's (keyed without search/proxies.py, whose protocols enter th
 chosen after the best strategy was picked on the 13) in proxy_reference_heldout.json, which
 benchmarks/proxy_heldout.py scores the picked strategies against. ``--shard K/N`` trains every
 N-th architecture from the K-th, so N processes (one core each) share one table: each save takes
-in the architectures the others saved.
+in the architectures the others saved. ``reference --set confirm`` does the same for the 10
+covered nets of ``confirm_architectures`` (proxy_reference_confirm.json), which
+benchmarks/proxy_supernet.py scores to give its pooled comparison more nets.
 """
 
 from __future__ import annotations
@@ -175,7 +177,42 @@ def heldout_architectures(scale: int) -> list[tuple[str, NetSpec]]:
     ]
 
 
-REFERENCE_SETS = {"calibration": issue8_architectures, "heldout": heldout_architectures}
+def confirm_architectures(scale: int) -> list[tuple[str, NetSpec]]:
+    """Issue 8's confirmation set: 10 nets (21-143K params) the weight-sharing supernet covers,
+    chosen after the 21 had been scored and before any of these was, to give the pooled
+    "supernet vs params-only" comparison more nets. None shares a spec key with the 21. Same two
+    spaces (rfdb/drfdb and lrfdb blocks), other settings: distill ratio 0.25, CCA/CA/EFSA/none,
+    GELU in RFDB, DCB k3/k5 and MKDCB 3-5 at small width, LRFDB with standard conv and lrelu.
+    Kept cheap (width 16-40, 2-4 blocks) so the long-training reference fits a session on 2
+    cores."""
+    return [
+        ("rfdb-c24x2", _chain("rfdb", 24, 2, scale)),
+        ("rfdb-d25-c32x2", _chain("rfdb", 32, 2, scale, distill_ratio=0.25)),
+        ("rfdb-cca-c24x3", _chain("rfdb", 24, 3, scale, attention="cca")),
+        ("rfdb-efsa-gelu-c40x2", _chain("rfdb", 40, 2, scale, attention="efsa", activation="gelu")),
+        ("rfdb-noatt-c16x4", _chain("rfdb", 16, 4, scale, attention="none")),
+        ("drfdb-dcb-k3-c24x3", _chain("drfdb", 24, 3, scale, conv="dcb", kernels=(3,))),
+        (
+            "drfdb-mkdcb-k35-sum-c16x3",
+            _chain("drfdb", 16, 3, scale, conv="mkdcb", kernels=(3, 5), merge="sum"),
+        ),
+        (
+            "drfdb-dcb-k5-ca-c40x2",
+            _chain("drfdb", 40, 2, scale, conv="dcb", kernels=(5,), attention="ca"),
+        ),
+        ("lrfdb-esa-c32x2", _chain("lrfdb", 32, 2, scale, conv="standard", attention="esa")),
+        (
+            "lrfdb-noatt-lrelu-c32x4",
+            _chain("lrfdb", 32, 4, scale, conv="standard", attention="none", activation="lrelu"),
+        ),
+    ]
+
+
+REFERENCE_SETS = {
+    "calibration": issue8_architectures,
+    "heldout": heldout_architectures,
+    "confirm": confirm_architectures,
+}
 
 
 def code_revision(files: tuple[str, ...] = REVISION_FILES) -> str:
@@ -355,6 +392,7 @@ def render_markdown(report: dict[str, Any]) -> str:
 
 REFERENCE_TABLE = RESULTS / "proxy_reference.json"
 HELDOUT_TABLE = RESULTS / "proxy_reference_heldout.json"
+CONFIRM_TABLE = RESULTS / "proxy_reference_confirm.json"
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -388,11 +426,13 @@ def reference_main(argv: list[str]) -> int:
         "--set",
         choices=sorted(REFERENCE_SETS),
         default="calibration",
-        help="which architectures: the 13 strategies are picked on, or the 8 held out",
+        help="which architectures: the 13 strategies are picked on, the 8 held out, or the 10 "
+        "covered nets of the supernet confirmation",
     )
     ap.add_argument(
         "--table",
-        help=f"default {REFERENCE_TABLE.name}, or {HELDOUT_TABLE.name} for --set heldout",
+        help=f"default {REFERENCE_TABLE.name}; {HELDOUT_TABLE.name} for --set heldout, "
+        f"{CONFIRM_TABLE.name} for --set confirm",
     )
     ap.add_argument("--cache", default=str(RESULTS / "cache"))
     ap.add_argument(
@@ -417,7 +457,9 @@ def reference_main(argv: list[str]) -> int:
     ap.add_argument("--progress", action="store_true")
     args = ap.parse_args(argv)
     milestones = sorted(int(m) for m in args.milestones.split(","))
-    default_table = HELDOUT_TABLE if args.set == "heldout" else REFERENCE_TABLE
+    default_table = {"heldout": HELDOUT_TABLE, "confirm": CONFIRM_TABLE}.get(
+        args.set, REFERENCE_TABLE
+    )
     table_path = Path(args.table or default_table)
     data = TrainData.for_protocol(REFERENCE_PROTOCOL, args.data)
     if table_path.is_file():

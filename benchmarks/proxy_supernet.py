@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/proxy_supernet.py train [--steps 15000] [--hours H] [--threads 1]
     .venv/bin/python benchmarks/proxy_supernet.py score [--finetune 0,50,200] [--threads 1]
-        [--eval-sets Set5,Set14,B100]
-    .venv/bin/python benchmarks/proxy_supernet.py rerank
+        [--eval-sets Set5,Set14,B100] [--sets calibration,heldout] [--extend REPORT]
+    .venv/bin/python benchmarks/proxy_supernet.py rerank [--refresh-refs]
     .venv/bin/python benchmarks/proxy_supernet.py ensemble --reports A,B [--out C]
     (each with --residual none: the variant trained and fine-tuned on the nets' own output)
 
@@ -24,8 +24,13 @@ CPU seconds; the supernet's own CPU seconds are amortised over the nets scored h
 stated assumption, over a 1000-candidate search. Beside each fine-tune length it ranks a capacity-
 prior blend (``supernet-ftN+logparams(cal-fit)``: the fine-tuned PSNR and log10 params, fitted on
 the covered calibration nets; leave-one-out there, fitted on all of them for the held-out nets).
+``--sets confirm --extend REPORT`` scores the 10 covered nets of the confirmation set
+(proxy_fidelity.py ``confirm_architectures``, reference proxy_reference_confirm.json) with the
+supernet that wrote REPORT (it must log the same loss at every step: a retrained supernet
+qualifies only if it reproduces bit for bit) and writes REPORT's nets plus these, pooled; their
+blend is the calibration fit, as for the held-out nets.
 ``rerank`` recomputes every rank row of a stored report from its per-net scores, without scoring
-anything. ``ensemble`` averages the per-net scores of several stored reports whose supernets were
+anything (``--refresh-refs``: after re-reading the reference tables). ``ensemble`` averages the per-net scores of several stored reports whose supernets were
 trained with different ``--seed`` (same nets, fine-tunes, sets and recipe) and ranks the means:
 whether the supernet's run-to-run noise, as large as the strategies' differences, averages out.
 Its CPU-s add up: every supernet is trained, and every one fine-tunes every net.
@@ -52,12 +57,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from proxy_fidelity import (  # noqa: E402
+    CONFIRM_TABLE,
     HELDOUT_TABLE,
     REFERENCE_TABLE,
     RESULTS,
     ROOT,
     _cpu_model,
     _fmt,
+    confirm_architectures,
     context_lines,
     git_head,
     heldout_architectures,
@@ -87,6 +94,12 @@ CACHE = RESULTS / "cache" / "supernet"
 CHANNELS = (16, 24, 32, 40, 48)
 COVERED = 0.99  # a net with at least this share of inherited values is "covered"
 SEARCH_SIZE = 1000  # the candidates a search would amortise the supernet over (an assumption)
+#: the reference sets ``score --sets`` names: (reference table, architectures)
+REFERENCE_SETS = {
+    "calibration": (REFERENCE_TABLE, issue8_architectures),
+    "heldout": (HELDOUT_TABLE, heldout_architectures),
+    "confirm": (CONFIRM_TABLE, confirm_architectures),
+}
 
 
 RESIDUALS = {"bicubic": "bicubic", "none": None}  # --residual: what the supernet learns
@@ -270,10 +283,11 @@ def blend_scores(
 ) -> dict[str, tuple[int, dict[str, float]]]:
     """The capacity-prior blend, per fine-tune length: a ``LinearBlend`` of the fine-tuned PSNR
     and log10 params fitted on the covered calibration nets. A calibration net's score is its
-    leave-one-out prediction; a held-out net's comes from the fit on all calibration nets,
-    which never saw it. Strategy name -> (its fine-tune steps, net label -> predicted
-    reference dB)."""
-    cal, held = sets["calibration"], sets["heldout"]
+    leave-one-out prediction; a net of any other set (held-out, confirmation) gets the
+    prediction of the fit on all calibration nets, which never saw it. Strategy name -> (its
+    fine-tune steps, net label -> predicted reference dB)."""
+    cal = sets["calibration"]
+    others = [s for name, s in sets.items() if name != "calibration"]
 
     def covered(s: dict[str, Any]) -> list[str]:
         return [lb for lb, sc in s["scores"].items() if sc["coverage"] >= COVERED]
@@ -284,13 +298,15 @@ def blend_scores(
             for lb in labels
         ]
 
-    c, h = covered(cal), covered(held)
+    c = covered(cal)
     out = {}
     for f in finetunes:
         x, y = features(cal, c, f), [cal["ref"][lb] for lb in c]
         preds = dict(zip(c, loo_blend(x, y), strict=True))
-        held_preds = LinearBlend.fit(x, y).predict(features(held, h, f)) if h else []
-        preds |= dict(zip(h, held_preds, strict=True))
+        fit = LinearBlend.fit(x, y)
+        for other in others:
+            h = covered(other)
+            preds |= dict(zip(h, fit.predict(features(other, h, f)) if h else [], strict=True))
         out[f"supernet-ft{f}+logparams(cal-fit)"] = (f, preds)
     return out
 
@@ -353,9 +369,27 @@ def rerank_main(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise UserError(f"no report at {path}; run proxy_supernet.py score first")
     report = json.loads(path.read_text())
+    if args.refresh_refs:
+        refresh_refs(report)
     report |= rows_of(report)
     print(f"wrote {write_report(Path(args.out), report, render)}")
     return 0
+
+
+def refresh_refs(report: dict[str, Any]) -> None:
+    """Re-read every set's reference scores from its reference table (``rerank
+    --refresh-refs``): nets scored while their long-training reference was still running get
+    its final figures without being scored again."""
+    for name, s in report["sets"].items():
+        path = Path(s["reference_file"])
+        table = ReferenceTable.load(path if path.is_absolute() else ROOT / path)
+        ref = table.scores(list(s["scores"]))
+        missing = [lb for lb in s["scores"] if lb not in ref]
+        if missing:
+            raise UserError(f"{path}: no reference score yet for {', '.join(missing)} ({name})")
+        s["ref"] = ref
+        for lb, sc in s["scores"].items():
+            sc["reference_psnr_y_db"] = ref[lb]
 
 
 def ensemble(reports: list[dict[str, Any]]) -> dict[str, Any]:
@@ -499,6 +533,48 @@ def ensemble_main(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
+def parse_sets(text: str) -> list[str]:
+    """``--sets``: comma-separated names of reference sets, in the order given."""
+    names = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    unknown = [n for n in names if n not in REFERENCE_SETS]
+    if not names or unknown:
+        raise UserError(
+            f"--sets takes names from {', '.join(REFERENCE_SETS)}, comma-separated; got {text!r}"
+        )
+    return names
+
+
+def load_report(path: Path) -> dict[str, Any]:
+    """A stored score report (``path`` with or without .json), or a UserError."""
+    path = path.with_suffix(".json")
+    if not path.is_file():
+        raise UserError(f"no report at {path}; run proxy_supernet.py score first")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path}: not a JSON report ({exc.msg})") from None
+
+
+def check_extends(
+    base: dict[str, Any],
+    plan_now: dict[str, Any],
+    loss_now: list,
+    finetunes: list[int],
+    eval_sets: tuple[str, ...],
+) -> None:
+    """``score --extend``: the stored report must come from this very supernet (same recipe and
+    the same loss at every logged step, which a retrained one reproduces only bit for bit) and
+    the same fine-tunes and scoring sets, or a UserError names what differs."""
+    for what, a, b in (
+        ("supernet recipe", base["plan"], json.loads(json.dumps(plan_now))),
+        ("supernet loss curve", base["supernet_loss"], json.loads(json.dumps(loss_now))),
+        ("fine-tune steps", base["finetune_steps"], finetunes),
+        ("scoring sets", base.get("eval_sets", ["Set5"]), list(eval_sets)),
+    ):
+        if a != b:
+            raise UserError(f"--extend: the stored report differs from this run in its {what}")
+
+
 def score_main(args: argparse.Namespace, argv: list[str]) -> int:
     torch.set_num_threads(args.threads)
     try:
@@ -511,6 +587,18 @@ def score_main(args: argparse.Namespace, argv: list[str]) -> int:
         raise UserError("--finetune step counts must be >= 0")
     residual = RESIDUALS[args.residual]
     eval_sets = parse_eval_sets(args.eval_sets)
+    names = parse_sets(args.sets)
+    absent = [str(REFERENCE_SETS[n][0]) for n in names if not Path(REFERENCE_SETS[n][0]).is_file()]
+    if absent:
+        raise UserError(
+            f"no reference table {', '.join(absent)}; run proxy_fidelity.py reference --set ..."
+        )
+    base = None
+    if args.extend:
+        base = load_report(Path(args.extend))
+        again = [n for n in names if n in base["sets"]]
+        if again:
+            raise UserError(f"--extend: {args.extend} already scores {', '.join(again)}")
     path = checkpoint_path(args.steps, args.seed, residual)
     if not path.is_file():
         raise UserError(
@@ -525,15 +613,23 @@ def score_main(args: argparse.Namespace, argv: list[str]) -> int:
     trained = train_supernet(the_plan, data, checkpoint=path, hours=0.0)
     if not trained["done"]:
         raise UserError(f"{path}: supernet at step {trained['step']}/{args.steps}; train it on")
+    if base is not None:
+        check_extends(base, the_plan.describe(), trained["loss"], finetunes, eval_sets)
     store = trained["store"]
     load_before = [round(x, 2) for x in os.getloadavg()]
     t0 = time.perf_counter()
-    sets = {}
-    for name, table, archs in (
-        ("calibration", REFERENCE_TABLE, issue8_architectures(2)),
-        ("heldout", HELDOUT_TABLE, heldout_architectures(2)),
-    ):
+    sets = copy.deepcopy(base["sets"]) if base else {}
+    for name in names:
+        table, arch_fn = REFERENCE_SETS[name]
+        archs = arch_fn(2)
         ref_table = ReferenceTable.load(table)
+        state = ref_table.state()
+        if state["n_flattened"] < len(archs):
+            print(
+                f"warning: {Path(table).name}: {state['n_flattened']} of {len(archs)} "
+                "reference runs have flattened",
+                file=sys.stderr,
+            )
         ref = ref_table.scores([lb for lb, _ in archs])
         scores = {}
         for lb, sp in archs:
@@ -548,7 +644,9 @@ def score_main(args: argparse.Namespace, argv: list[str]) -> int:
         for lb, sp in archs:
             scores[lb] |= {"spec_key": sp.key(), "reference_psnr_y_db": ref.get(lb)}
         sets[name] = {
-            "reference_file": str(Path(table).relative_to(ROOT)),
+            "reference_file": str(
+                Path(table).relative_to(ROOT) if Path(table).is_relative_to(ROOT) else table
+            ),
             "ref": ref,
             "scores": scores,
         }
@@ -580,8 +678,15 @@ def score_main(args: argparse.Namespace, argv: list[str]) -> int:
             + file_sha1(ROOT / "search" / "supernet.py")[:12],
             "git": git_head(),
             "command": " ".join(["benchmarks/proxy_supernet.py", *argv]),
+            "scored_sets": names,
         },
     }
+    if base is not None:  # the nets scored before, by the same supernet: their run's context
+        report["context"]["extends"] = {
+            "report": str(Path(args.extend).with_suffix(".json")),
+            "scored_sets": list(base["sets"]),
+            "context": base["context"],
+        }
     report |= rows_of(report)
     print(f"wrote {write_report(Path(args.out), report, render)}")
     for r in report["rows"]["pooled"]:
@@ -697,6 +802,17 @@ def render(report: dict[str, Any]) -> str:
             "",
         ]
     else:
+        ext = report["context"].get("extends")
+        if ext:
+            old = ext["context"]
+            lines += [
+                "",
+                f"The {', '.join(ext['scored_sets'])} nets were scored earlier by this same "
+                f"supernet (the same loss at every logged step), {old['threads']} thread(s), "
+                f"{old['wall_seconds']:.0f} wall-s, git {old['git']}: `{old['command']}` "
+                f"({ext['report']}). This run scored {', '.join(report['context']['scored_sets'])}"
+                f" in {report['context']['wall_seconds']:.0f} wall-s.",
+            ]
         lines += ["", *context_lines(report["context"]), ""]
     return "\n".join(lines)
 
@@ -725,8 +841,24 @@ def main(argv: list[str] | None = None) -> int:
         default="Set5",
         help="the sets a fine-tuned net is scored on, comma-separated (the mean of their means)",
     )
+    sc.add_argument(
+        "--sets",
+        default="calibration,heldout",
+        help=f"reference sets to score, comma-separated, from {', '.join(REFERENCE_SETS)}",
+    )
+    sc.add_argument(
+        "--extend",
+        metavar="REPORT",
+        help="a stored report of this same supernet: keep its scored sets, add --sets to them",
+    )
     sc.add_argument("--out", help="default benchmarks/results/proxy_supernet[_own][_sets]")
-    sub.choices["rerank"].add_argument("--out", help="the report to recompute (as score's)")
+    rr = sub.choices["rerank"]
+    rr.add_argument("--out", help="the report to recompute (as score's)")
+    rr.add_argument(
+        "--refresh-refs",
+        action="store_true",
+        help="re-read the reference scores from the reference tables first",
+    )
     en = sub.choices["ensemble"]
     en.add_argument("--reports", required=True, help="stored score reports, comma-separated")
     en.add_argument("--out", help="default benchmarks/results/proxy_supernet_ensemble")
