@@ -29,7 +29,14 @@ VARIANTS = [
     ("proxy_supernet_sets_seed1.json", "rows_set5", "Set5"),
     ("proxy_supernet_ensemble.json", "rows", None),
     ("proxy_supernet_ensemble.json", "rows_set5", "Set5"),
+    # the same two supernets with the 10 confirmation nets added (score --sets confirm --extend)
+    ("proxy_supernet_confirm.json", "rows", None),
+    ("proxy_supernet_confirm_seed1.json", "rows", None),
+    ("proxy_supernet_ensemble_confirm.json", "rows", None),
+    ("proxy_supernet_ensemble_confirm.json", "rows_set5", "Set5"),
 ]
+#: how many nets each reference set holds
+SET_SIZES = {"calibration": 13, "heldout": 8, "confirm": 10}
 
 
 def _load(name: str) -> dict:
@@ -60,17 +67,17 @@ def test_the_references_are_the_committed_tables(report) -> None:
         assert table.scores(list(s["ref"])) == pytest.approx(s["ref"])
         for lb, sc in s["scores"].items():
             assert sc["reference_psnr_y_db"] == pytest.approx(s["ref"][lb])
-    assert len(report["sets"]["calibration"]["ref"]) == 13
-    assert len(report["sets"]["heldout"]["ref"]) == 8
+    assert list(report["sets"])[:2] == ["calibration", "heldout"]
+    for name, s in report["sets"].items():
+        assert len(s["ref"]) == len(s["scores"]) == SET_SIZES[name]
 
 
 def blend_predictions(report: dict, ft: str, one_set: str | None) -> dict[str, float]:
     """supernet-FT+logparams(cal-fit) from the stored scores: fitted on the covered calibration
-    nets (leave-one-out for themselves), applied to the covered held-out nets."""
+    nets (leave-one-out for themselves), applied to the covered nets of every other set."""
     least = report["covered_threshold"]
-    cal, held = report["sets"]["calibration"], report["sets"]["heldout"]
+    cal = report["sets"]["calibration"]
     c = [lb for lb, sc in cal["scores"].items() if sc["coverage"] >= least]
-    h = [lb for lb, sc in held["scores"].items() if sc["coverage"] >= least]
 
     def x(s, labels):
         return [[_score(s["scores"][lb][ft], one_set), math.log10(s["scores"][lb]["params"])]
@@ -78,7 +85,12 @@ def blend_predictions(report: dict, ft: str, one_set: str | None) -> dict[str, f
 
     y = [cal["ref"][lb] for lb in c]
     out = dict(zip(c, loo_blend(x(cal, c), y), strict=True))
-    return out | dict(zip(h, LinearBlend.fit(x(cal, c), y).predict(x(held, h)), strict=True))
+    fit = LinearBlend.fit(x(cal, c), y)
+    for name, other in report["sets"].items():
+        if name != "calibration":
+            h = [lb for lb, sc in other["scores"].items() if sc["coverage"] >= least]
+            out |= dict(zip(h, fit.predict(x(other, h)), strict=True))
+    return out
 
 
 def test_rank_figures_follow_from_the_stored_scores(ranked) -> None:
@@ -106,13 +118,15 @@ def test_rank_figures_follow_from_the_stored_scores(ranked) -> None:
                 mine = [_score(scores[lb][ft], one_set) for lb in labels]
             assert r["kendall_tau"] == pytest.approx(kendall_tau(mine, [ref[lb] for lb in labels]))
             checked += 1
-    # params-only and each fine-tune on all and covered nets, each blend on covered ones
-    assert checked == 3 * (2 * (1 + len(report["finetune_steps"])) + len(report["finetune_steps"]))
+    # params-only and each fine-tune on all and covered nets, each blend on covered ones, per set
+    # and pooled
+    n_ft = len(report["finetune_steps"])
+    assert checked == (len(report["sets"]) + 1) * (2 * (1 + n_ft) + n_ft)
 
 
 def test_the_amortised_cost_is_the_supernet_over_the_nets(report) -> None:
     n = report["amortised_over"]["scored"]
-    assert n == 21
+    assert n == sum(SET_SIZES[name] for name in report["sets"])
     assert report["amortised_cpu_seconds"]["scored"] == pytest.approx(
         report["supernet_cpu_seconds"] / n
     )
@@ -123,8 +137,10 @@ def test_the_amortised_cost_is_the_supernet_over_the_nets(report) -> None:
         )
 
 
-def test_the_committed_ensemble_is_the_mean_of_its_members() -> None:
-    ens = _load("proxy_supernet_ensemble.json")
+@pytest.mark.parametrize("name", ["proxy_supernet_ensemble.json",
+                                  "proxy_supernet_ensemble_confirm.json"])
+def test_the_committed_ensemble_is_the_mean_of_its_members(name: str) -> None:
+    ens = _load(name)
     members = [_load(Path(p).name) for p in ens["context"]["reports"]]
     assert [m["plan"]["seed"] for m in members] == ens["ensemble_seeds"]
     assert len(set(ens["ensemble_seeds"])) == len(members) >= 2
@@ -162,3 +178,18 @@ def test_a_score_on_several_sets_is_the_mean_of_their_means(report) -> None:
                     assert entry["psnr_y_db"] == pytest.approx(
                         sum(entry["per_set"].values()) / len(sets)
                     )
+
+
+@pytest.mark.parametrize(
+    "name", ["proxy_supernet_confirm.json", "proxy_supernet_confirm_seed1.json"]
+)
+def test_an_extended_report_keeps_the_nets_its_supernet_scored_before(name: str) -> None:
+    extended = _load(name)
+    ext = extended["context"]["extends"]
+    base = _load(Path(ext["report"]).name)
+    assert ext["scored_sets"] == list(base["sets"]) == ["calibration", "heldout"]
+    assert extended["context"]["scored_sets"] == ["confirm"]
+    assert extended["supernet_loss"] == base["supernet_loss"]  # the same supernet
+    assert extended["plan"] == base["plan"]
+    for set_name in base["sets"]:
+        assert extended["sets"][set_name]["scores"] == base["sets"][set_name]["scores"]
