@@ -71,6 +71,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
+from blocks.errors import UserError  # noqa: E402
 from blocks.specs import NetSpec, block_spec  # noqa: E402
 from blocks.zoo import zoo_spec  # noqa: E402
 from search.evaluate import evaluate_pairs  # noqa: E402
@@ -452,11 +453,28 @@ def reference_main(argv: list[str]) -> int:
         help="train every N-th architecture from the K-th (0-based): run K=0..N-1 side by side "
         "on one table, one core each",
     )
+    ap.add_argument(
+        "--only",
+        metavar="LABELS",
+        help="train only these architectures of the set (comma-separated labels), to balance "
+        "processes of unequal cost on one table; applied after --archs and --shard",
+    )
     ap.add_argument("--hours", type=float, default=None, help="start no run after this long")
     ap.add_argument("--data", help="data root (default: $DISTILLNAS_DATA or ../shared/data)")
     ap.add_argument("--progress", action="store_true")
     args = ap.parse_args(argv)
     milestones = sorted(int(m) for m in args.milestones.split(","))
+    k, n = args.shard
+    only = None
+    if args.only is not None:  # checked before any data is read
+        labels = [lb for lb, _ in REFERENCE_SETS[args.set](args.scale)[: args.archs][k::n]]
+        only = [x.strip() for x in args.only.split(",") if x.strip()]
+        unknown = sorted(set(only) - set(labels))
+        if not only or unknown:
+            raise UserError(
+                f"--only: {', '.join(unknown) or 'no labels'} not among the {args.set} set's "
+                f"architectures in this shard ({', '.join(labels)})"
+            )
     default_table = {"heldout": HELDOUT_TABLE, "confirm": CONFIRM_TABLE}.get(
         args.set, REFERENCE_TABLE
     )
@@ -480,8 +498,9 @@ def reference_main(argv: list[str]) -> int:
             data=data,
             code=code_stamp(ROOT),
         )
-    k, n = args.shard
     archs = REFERENCE_SETS[args.set](int(table.data["scale"]))[: args.archs][k::n]
+    if only is not None:
+        archs = [(lb, sp) for lb, sp in archs if lb in only]
     deadline = time.time() + 3600 * args.hours if args.hours else None
 
     def log(msg: str) -> None:
@@ -1009,7 +1028,11 @@ def context_lines(ctx: dict[str, Any]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["reference"]:
-        return reference_main(argv[1:])
+        try:
+            return reference_main(argv[1:])
+        except UserError as exc:
+            print(f"proxy_fidelity reference: {exc}", file=sys.stderr)
+            return 2
     if argv[:1] == ["issue8"]:
         return issue8_main(argv[1:])
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

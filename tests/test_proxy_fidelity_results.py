@@ -126,3 +126,23 @@ def test_heldout_blends_and_replicate_follow_from_the_stored_scores(report) -> N
     assert rep["n"] == len(nets)
     assert rep["kendall_tau"] == pytest.approx(
         kendall_tau([second[lb] for lb in nets], [ho["reference_scores"][lb] for lb in nets]))
+
+
+def test_reference_only_names_labels_of_the_set_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.conftest import load_benchmark
+
+    bench = load_benchmark("proxy_fidelity")
+    table = tmp_path / "t.json"
+    for argv, says in (
+        (["--set", "confirm", "--only", "rfdb-c24x2,nope"], "nope not among the confirm set"),
+        (["--set", "confirm", "--only", ","], "no labels not among"),
+        # a label of the set, but of the other shard
+        (["--set", "confirm", "--shard", "1/2", "--only", "rfdb-c24x2"], "rfdb-c24x2 not"),
+    ):
+        assert bench.main(["reference", *argv, "--table", str(table)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("proxy_fidelity reference: --only: ") and "\n" not in err
+        assert says in err
+    assert not table.exists()  # refused before any table is written
