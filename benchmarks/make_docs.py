@@ -516,8 +516,26 @@ def confirmation(out: list[str]) -> list[str] | None:
                 out.append(f"| {'-' if row['strategy'] == 'params-only' else who} | "
                            f"{row['strategy']} | {where} covered ({row['n']}) | "
                            f"{row['kendall_tau']:.3f} | {vs} | {cost} |")
-    out += ["", "Commands: " + "; ".join(f"`{PY} {r['context']['command']}`" for _, r in reports)
-            + ".", ""]
+    table = load("proxy_reference_confirm.json")
+    if table is not None:
+        archs = table["archs"]
+        rising = [f"{a['label']}, {a['flat_db_per_1k']:.3f} dB per 1000 steps at {a['steps']}"
+                  for a in archs if not a["flattened"]]
+        out += ["", f"Reference: {sum(bool(a['flattened']) for a in archs)} of {len(archs)} "
+                f"curves flattened ({table['flat_rule']}), "
+                f"{min(a['steps'] for a in archs)}-{max(a['steps'] for a in archs)} steps"
+                + (f"; still rising: {'; '.join(rising)}" if rising else "") + "."]
+    members = [r for who, r in reports if who != "mean of both"]
+    out += ["", "Commands: " + "; ".join(
+        [f"`{PY} benchmarks/proxy_fidelity.py reference --set confirm --milestones "
+         "500,1000,2000,3000,4000,5000,6000,8000,10000`"]
+        + [f"`{PY} {r['context']['command']}`" for r in members]
+        + [f"`{PY} benchmarks/proxy_supernet.py rerank --refresh-refs --out "
+           f"{r['context']['command'].split('--out ')[1].split()[0]}`" for r in members
+           if "--out " in r["context"]["command"]]
+        + [f"`{PY} {ens['context']['command']}`"])
+        + " (the reruns with `--refresh-refs` re-read the finished reference: some nets were "
+        "scored while their reference was still training).", ""]
     q = next(r for r in ens["rows"]["pooled"]
              if r["strategy"] == CONFIRM_QUESTION and r["on"] == "covered")
     base = next(r for r in ens["rows"]["pooled"]

@@ -18,22 +18,24 @@ and resumes there.
 proxy_fidelity.py) its inherited weights, fine-tunes them for each ``--finetune`` step count (0:
 none; else constant lr 5e-4, bicubic residual), scores full Set5 (``--eval-sets``: the mean of the
 named sets' means, as the reference is scored) and ranks the nets against the reference tables
-(Set5 + Set14 + B100 after 6000-10000 steps). Nets the supernet does not cover (IMDB, RDB: coverage
-< 0.99) are reported but ranked separately. Per candidate it records the fine-tune and evaluation
-CPU seconds; the supernet's own CPU seconds are amortised over the nets scored here and, as a
-stated assumption, over a 1000-candidate search. Beside each fine-tune length it ranks a capacity-
-prior blend (``supernet-ftN+logparams(cal-fit)``: the fine-tuned PSNR and log10 params, fitted on
-the covered calibration nets; leave-one-out there, fitted on all of them for the held-out nets).
+(Set5 + Set14 + B100 after the steps each table records). Nets the supernet does not cover (IMDB,
+RDB: coverage < 0.99) are reported but ranked separately. Per candidate it records the fine-tune
+and evaluation CPU seconds; the supernet's own CPU seconds are amortised over the nets scored here
+and, as a stated assumption, over a 1000-candidate search. Beside each fine-tune length it ranks a
+capacity-prior blend (``supernet-ftN+logparams(cal-fit)``: the fine-tuned PSNR and log10 params,
+fitted on the covered calibration nets; leave-one-out there, fitted on all of them for the held-out
+nets).
 ``--sets confirm --extend REPORT`` scores the 10 covered nets of the confirmation set
 (proxy_fidelity.py ``confirm_architectures``, reference proxy_reference_confirm.json) with the
-supernet that wrote REPORT (it must log the same loss at every step: a retrained supernet
-qualifies only if it reproduces bit for bit) and writes REPORT's nets plus these, pooled; their
-blend is the calibration fit, as for the held-out nets.
+supernet that wrote REPORT (it must log the same loss at every step: a retrained supernet qualifies
+only if it reproduces bit for bit) and writes REPORT's nets plus these, pooled; their blend is the
+calibration fit, as for the held-out nets.
 ``rerank`` recomputes every rank row of a stored report from its per-net scores, without scoring
-anything (``--refresh-refs``: after re-reading the reference tables). ``ensemble`` averages the per-net scores of several stored reports whose supernets were
-trained with different ``--seed`` (same nets, fine-tunes, sets and recipe) and ranks the means:
-whether the supernet's run-to-run noise, as large as the strategies' differences, averages out.
-Its CPU-s add up: every supernet is trained, and every one fine-tunes every net.
+anything (``--refresh-refs``: after re-reading the reference tables). ``ensemble`` averages the
+per-net scores of several stored reports whose supernets were trained with different ``--seed``
+(same nets, fine-tunes, sets and recipe) and ranks the means: whether the supernet's run-to-run
+noise, as large as the strategies' differences, averages out. Its CPU-s add up: every supernet is
+trained, and every one fine-tunes every net.
 Writes benchmarks/results/proxy_supernet.{json,md} (``--residual none``: proxy_supernet_own; other
 ``--eval-sets``: a ``_sets`` suffix; a ``--seed`` other than 0: a ``_seedN`` suffix; ``ensemble``:
 proxy_supernet_ensemble).
@@ -388,6 +390,7 @@ def refresh_refs(report: dict[str, Any]) -> None:
         if missing:
             raise UserError(f"{path}: no reference score yet for {', '.join(missing)} ({name})")
         s["ref"] = ref
+        s["reference_steps"] = table.steps_of(list(s["scores"]))
         for lb, sc in s["scores"].items():
             sc["reference_psnr_y_db"] = ref[lb]
 
@@ -648,6 +651,7 @@ def score_main(args: argparse.Namespace, argv: list[str]) -> int:
                 Path(table).relative_to(ROOT) if Path(table).is_relative_to(ROOT) else table
             ),
             "ref": ref,
+            "reference_steps": ref_table.steps_of(list(ref)),
             "scores": scores,
         }
     pooled_ref = {lb: v for s in sets.values() for lb, v in s["ref"].items()}
@@ -694,6 +698,16 @@ def score_main(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
+def _reference_steps(report: dict[str, Any]) -> str:
+    """The range of training steps behind the reference scores, from the report's sets (reports
+    written before sets recorded it: 6000-10000, the calibration and heldout tables' range)."""
+    steps = [n for s in report["sets"].values() for n in s.get("reference_steps", {}).values()]
+    if not steps or any("reference_steps" not in s for s in report["sets"].values()):
+        return "6000-10000"
+    lo, hi = min(steps), max(steps)
+    return f"{lo}" if lo == hi else f"{lo}-{hi}"
+
+
 def _rank_table(rows_by_set: dict[str, list[dict[str, Any]]]) -> list[str]:
     lines = [
         "| set | nets | strategy | Kendall tau | Spearman | top-3 | vs params-only (95% CI) | "
@@ -738,7 +752,7 @@ def render(report: dict[str, Any]) -> str:
         f"{report['supernet_cpu_seconds']:.0f} CPU-s; {report['supernet_store_values']:,} shared "
         "values. Each net inherits its slices, is fine-tuned for the given steps (0: none) and "
         f"scored on full {' + '.join(report.get('eval_sets', ['Set5']))}; the reference is "
-        "Set5 + Set14 + B100 after 6000-10000 steps of "
+        f"Set5 + Set14 + B100 after {_reference_steps(report)} steps of "
         "its own training. Supernet CPU-s amortised per candidate: "
         f"{amort['scored']:.0f} over the {report['amortised_over']['scored']} nets scored here, "
         f"{amort['search']:.1f} over a {report['amortised_over']['search']}-candidate search "

@@ -409,6 +409,19 @@ class ReferenceTable:
                 out[a["label"]] = float(hit[0]["psnr_y_db"])
         return out
 
+    def steps_of(
+        self, labels: Sequence[str] | None = None, *, steps: int | None = None
+    ) -> dict[str, int]:
+        """label -> the training steps behind its ``scores()`` entry: the milestone (default
+        ``common_steps()``), or a flattened arch's own last milestone when it stopped before."""
+        at = self.common_steps() if steps is None else steps
+        got = self.scores(labels, steps=at)
+        return {
+            a["label"]: min(int(a["steps"]), at) if a["flattened"] else at
+            for a in self.data["archs"]
+            if a["label"] in got
+        }
+
     def state(self) -> dict[str, Any]:
         """Convergence summary: steps reached (min/max), how many flattened, last gains."""
         archs = self.data["archs"]

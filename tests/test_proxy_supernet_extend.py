@@ -103,6 +103,9 @@ class _Table:
     def scores(self, labels):
         return {lb: v for lb, v in self.ref.items() if lb in labels}
 
+    def steps_of(self, labels):
+        return {lb: 8000 for lb in self.scores(labels)}
+
     def state(self):
         return {"n_flattened": len(self.ref)}
 
@@ -182,6 +185,7 @@ def test_extend_adds_the_set_and_keeps_the_stored_nets(
     assert list(rep["sets"]) == ["calibration", "heldout", "confirm"]
     assert rep["sets"]["calibration"] == base["sets"]["calibration"]
     assert rep["sets"]["confirm"]["ref"] == CONFIRM_REF
+    assert rep["sets"]["confirm"]["reference_steps"] == {lb: 8000 for lb in CONFIRM_REF}
     assert rep["amortised_over"]["scored"] == 6 + 3 + 3
     assert rep["amortised_cpu_seconds"]["scored"] == pytest.approx(900.0 / 12)
     assert rep["context"]["extends"]["context"] == base["context"]
@@ -234,6 +238,11 @@ def test_rerank_refresh_refs_reads_the_final_reference(
     assert got["sets"]["calibration"]["ref"]["a"] == 31.5
     assert got["sets"]["calibration"]["scores"]["a"]["reference_psnr_y_db"] == 31.5
     assert got["sets"]["heldout"]["ref"] == rep["sets"]["heldout"]["ref"]
+    assert got["sets"]["calibration"]["reference_steps"]["a"] == 8000
+    # the header names the steps behind the reference from the report, not a fixed range
+    assert "the reference is Set5 + Set14 + B100 after 8000 steps" in (
+        (tmp_path / "r.md").read_text()
+    )
     # a reference still missing a net is a one-line error, and the report is left as it was
     del final["e"]
     capsys.readouterr()

@@ -240,3 +240,32 @@ def test_two_shards_of_one_reference_table_keep_each_others_runs(tmp_path) -> No
     assert table.arch("a")["steps"] == 6 and table.arch("b")["steps"] == 4
     assert [m["steps"] for m in table.arch("b")["milestones"]] == [2, 4]
     assert table.arch("b")["spec_key"] == other.key() != SPEC.key()
+
+
+def test_steps_of_names_the_training_behind_each_reference_score() -> None:
+    """A flattened arch scored before the common milestone reports its own last milestone; a
+    live one the milestone compared; an arch without a score there is left out of both."""
+
+    def arch(label: str, steps: list[int], flattened: bool) -> dict:
+        return {
+            "label": label,
+            "steps": steps[-1],
+            "flattened": flattened,
+            "milestones": [{"steps": s, "psnr_y_db": 30.0 + s / 1e4} for s in steps],
+        }
+
+    table = ReferenceTable(
+        {
+            "archs": [
+                arch("early-flat", [4000, 5000], True),
+                arch("live", [6000, 8000], False),
+                arch("live-long", [8000, 10000], False),
+                arch("behind", [4000], False),
+            ]
+        }
+    )
+    assert table.common_steps() == 4000  # "behind" holds the others back
+    assert table.steps_of() == {"early-flat": 4000, "behind": 4000}
+    assert table.steps_of(steps=8000) == {"early-flat": 5000, "live": 8000, "live-long": 8000}
+    assert set(table.steps_of(steps=8000)) == set(table.scores(steps=8000))
+    assert table.steps_of(["live", "behind"], steps=8000) == {"live": 8000}
