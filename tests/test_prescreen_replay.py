@@ -1,0 +1,51 @@
+"""The step-0 (zero-cost) rung replay of benchmarks/prescreen_replay.py on synthetic runs."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def pre():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        yield importlib.import_module("prescreen_replay")
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+
+
+def _point(psnr: float, macs: float) -> dict:
+    return {"psnr_y_db": psnr, "macs": macs, "intermediate": [[40, psnr - 1.0], [80, psnr]]}
+
+
+def test_a_candidate_dominated_before_training_costs_no_steps(pre) -> None:
+    pts = [_point(30.0, 1e9), _point(30.5, 2e9), _point(31.0, 4e9), _point(30.2, 8e9)]
+    ref = [29.0, 1e10]
+    # the last proposal scores lowest and costs most at step 0: a peer dominates it, and it is
+    # outside the best half, so it stops before training
+    got = pre.replay_run(pre.ParetoSuccessiveHalving((0,), eta=2.0), pts, [3.0, 4.0, 5.0, 1.0],
+                         80, ref)
+    assert got["stopped_at_0"] == 1
+    assert got["compute_saved"] == pytest.approx(80 / (4 * 80))
+    assert got["hv_ratio_macs"] == pytest.approx(1.0)  # it was dominated in the end as well
+    # scored best at step 0, it trains; the front keeps it and nothing is saved
+    got = pre.replay_run(pre.ParetoSuccessiveHalving((0,), eta=2.0), pts, [3.0, 4.0, 5.0, 9.0],
+                         80, ref)
+    assert got["stopped_at_0"] == 0 and got["compute_saved"] == 0.0
+    # a front net stopped at step 0 costs hypervolume
+    front = pts[:3] + [_point(32.0, 8e9)]
+    got = pre.replay_run(pre.ParetoSuccessiveHalving((0,), eta=2.0), front, [3.0, 4.0, 5.0, 1.0],
+                         80, ref)
+    assert got["stopped_at_0"] == 1 and got["hv_ratio_macs"] < 0.9
+
+
+def test_the_settings_put_the_default_last_rung_after_step_zero(pre) -> None:
+    s = pre.settings(300, 50)
+    assert s[pre.PRIMARY].rungs == (0,) and s[pre.PRIMARY].eta == 2.0
+    assert [p.rungs for p in s.values()][2] == (0, 150)
