@@ -165,6 +165,23 @@ def section_pruning_replayed(space: str, proxy: str, headline: list[list[str]]) 
             f"{cmds}.", "", body.strip(), ""]
 
 
+def section_prescreen(headline: list[list[str]]) -> list[str]:
+    """A rung at step 0 scored by NASWOT (benchmarks/prescreen_replay.py): its pre-registered
+    setting judged on the searches it was not chosen on, the rest rendered from its report."""
+    title = "## Part 3 before training: a zero-cost rung at step 0 (replayed)"
+    data = load("prescreen_replay.json")
+    if data is None:
+        return [title, "", *not_run(f"{PY} benchmarks/prescreen_replay.py")]
+    held = [src for src in data["sources"].values() if not src["exploratory"]]
+    rows = [run["settings"][data["primary"]] for src in held for _, run in
+            sorted(src["runs"].items())]
+    if rows:
+        headline.append(pruning_row(f"3j. pruning before training: {data['primary']} "
+                                    "(pre-registered; demo searches, replayed)", rows))
+    body = (RESULTS / "prescreen_replay.md").read_text().split("\n", 2)[2]
+    return [title, "", body.strip(), ""]
+
+
 def section_fidelity(headline: list[list[str]]) -> list[str]:
     out = ["## Part 4: proxy fidelity and latency-table accuracy", ""]
     i4 = load("proxy_fidelity_issue4.json")
@@ -597,6 +614,7 @@ def main() -> None:
     headline: list[list[str]] = []
     body = section_search_quality("rfdb", headline)
     body += section_pruning_replayed("rfdb", "quick", headline)
+    body += section_prescreen(headline)
     body += section_fidelity(headline)
     body += section_overheads(headline)
     table = ["| part | measured | goal | |", "|---|---|---|---|"]

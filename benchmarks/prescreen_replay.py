@@ -148,7 +148,7 @@ def render(out: dict[str, Any]) -> str:
     for name, src in out["sources"].items():
         runs = src["runs"]
         tag = " (exploratory: the setting was picked here)" if src["exploratory"] else ""
-        lines += [f"## {name}: proxy `{src['proxy']}`, {src['steps']} steps{tag}", "",
+        lines += [f"### {name}: proxy `{src['proxy']}`, {src['steps']} steps{tag}", "",
                   "Each cell: compute saved / HV ratio (linear MACs); the last column counts the "
                   "searches meeting the bar.", ""]
         labels = list(next(iter(runs.values()))["settings"])

@@ -29,7 +29,9 @@ it meets the goal on 2 of 12 demo searches and 1 of 3 ``quick`` ones (without it
 budget rescue the default: replayed down each random search's continued proposal stream until it
 has spent 60% of the unpruned search's steps (``part3 --extend``), it tries 48-67 nets instead
 of 40 and keeps 0.86-1.00 of the hypervolume on the demo proxy (3 of 8 within 2%) and 0.78-0.92
-under ``quick`` (0 of 3).
+under ``quick`` (0 of 3). A rung at step 0 scored by NASWOT at initialisation (eta 2; the
+replay takes any rung list, step 0 included), fixed on the three ``quick`` searches and then
+replayed on the 12 demo ones, meets the goal on 5 of 12 (benchmarks/prescreen_replay.py).
 """
 
 from __future__ import annotations

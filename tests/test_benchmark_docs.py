@@ -27,9 +27,10 @@ def make_docs(tmp_path, monkeypatch):
 def test_missing_results_are_reported_as_not_run(make_docs) -> None:
     make_docs.main()
     doc = make_docs.DOC.read_text()
-    # search quality, pruning at quick scale, two proxy fidelities, the held-out one and the
-    # supernet, latency table, overheads, counters
-    assert doc.count("Not run yet:") == 9
+    # search quality, pruning at quick scale, the step-0 prescreen, two proxy fidelities, the
+    # held-out one and the supernet, latency table, overheads, counters
+    assert doc.count("Not run yet:") == 10
+    assert "benchmarks/prescreen_replay.py`" in doc
     assert "benchmarks/proxy_heldout.py" in doc
     assert "benchmarks/proxy_supernet.py train" in doc
     assert "search_quality.py part3 --proxy quick --samplers random --prune-modes" in doc
@@ -363,3 +364,27 @@ def test_the_compute_budget_rows_are_judged_on_every_seed(make_docs) -> None:
         rows["| 3i."])
     assert rows["| 3i."].endswith("| **missed** |")
     assert "at 60% of the unpruned search's steps" in rows["| 3i."]
+
+
+def test_the_prescreen_row_is_judged_on_the_searches_it_was_not_chosen_on(make_docs) -> None:
+    def run(saved: float, hv: float) -> dict:
+        return {"settings": {"step 0 (NASWOT), eta 2": {"compute_saved": saved,
+                                                        "hv_ratio_macs": hv}}}
+
+    report = {"primary": "step 0 (NASWOT), eta 2", "sources": {
+        "demo.json": {"exploratory": False, "runs": {"b": run(0.45, 0.99), "a": run(0.5, 1.0)}},
+        "quick.json": {"exploratory": True, "runs": {"c": run(0.1, 0.5)}}}}
+    (make_docs.RESULTS / "prescreen_replay.json").write_text(json.dumps(report))
+    (make_docs.RESULTS / "prescreen_replay.md").write_text("# title\n\nrendered body\n")
+    make_docs.main()
+    doc = make_docs.DOC.read_text()
+    line = next(x for x in doc.splitlines() if x.startswith("| 3j."))
+    # the exploratory search (where the setting was picked) is left out of the verdict
+    assert "per seed: 50% at 1.000; 45% at 0.990 (2 of 2 seeds meet the goal)" in line
+    assert line.endswith("**met** |")
+    assert "rendered body" in doc
+    report["sources"]["demo.json"]["runs"]["a"] = run(0.39, 1.0)
+    (make_docs.RESULTS / "prescreen_replay.json").write_text(json.dumps(report))
+    make_docs.main()
+    line = next(x for x in make_docs.DOC.read_text().splitlines() if x.startswith("| 3j."))
+    assert line.endswith("**missed** |")
