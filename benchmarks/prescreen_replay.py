@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from proxy_fidelity import _zero_cost_scores  # noqa: E402
 from search_quality import hv  # noqa: E402
 
+from blocks.errors import UserError  # noqa: E402
 from blocks.specs import NetSpec  # noqa: E402
 from search.fidelity import kendall_tau  # noqa: E402
 from search.proxies import TrainData, get_protocol  # noqa: E402
@@ -94,16 +95,23 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     out: dict[str, Any] = {"primary": PRIMARY, "bar": {"compute_saved": SAVED, "hv": HV_KEPT},
                            "sources": {}}
+    inputs = []  # every search file and its proxy's data, found before any scoring
     for name, exploratory in SOURCES:
         path = RESULTS / name
         if not path.is_file():
             print(f"prescreen_replay: no {path}; run search_quality.py first", file=sys.stderr)
             return 2
         sq = json.loads(path.read_text())
+        try:
+            data = TrainData.for_protocol(sq["settings"]["proxy"], args.data)
+        except UserError as exc:
+            print(f"prescreen_replay: {exc}", file=sys.stderr)
+            return 2
+        inputs.append((name, exploratory, sq, data))
+    for name, exploratory, sq, data in inputs:
         proxy = sq["settings"]["proxy"]
         protocol = get_protocol(proxy)
         total, every = int(protocol.steps), int(protocol.eval_every)
-        data = TrainData.for_protocol(proxy, args.data)
         ref = sq["reference_points"]["macs"]
         runs: dict[str, Any] = {}
         for run_name, run in sorted(sq["runs"].items()):

@@ -49,3 +49,12 @@ def test_the_settings_put_the_default_last_rung_after_step_zero(pre) -> None:
     s = pre.settings(300, 50)
     assert s[pre.PRIMARY].rungs == (0,) and s[pre.PRIMARY].eta == 2.0
     assert [p.rungs for p in s.values()][2] == (0, 150)
+
+
+def test_missing_proxy_data_is_one_line_before_any_scoring(pre, tmp_path, capsys) -> None:
+    empty = tmp_path / "data"
+    empty.mkdir()
+    assert pre.main(["--data", str(empty), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "proxy 'quick' needs T91/" in err and "\n" not in err
+    assert not (tmp_path / "out.json").exists()
