@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from proxy_fidelity import _zero_cost_scores  # noqa: E402
-from search_quality import hv  # noqa: E402
+from search_quality import hv, stops_outcome  # noqa: E402
 
 from blocks.errors import UserError  # noqa: E402
 from blocks.specs import NetSpec  # noqa: E402
@@ -57,8 +57,10 @@ HV_KEPT = 0.98
 SAVED = 0.40
 
 
-def settings(total: int, every: int) -> dict[str, ParetoSuccessiveHalving]:
-    last = ParetoSuccessiveHalving.for_steps(total, every).rungs[-1]
+def settings(default_rungs: tuple[int, ...]) -> dict[str, ParetoSuccessiveHalving]:
+    """The primary and its secondaries; ``default_rungs``: the default pruner's checkpoint
+    rungs for the proxy (the last follows step 0 in the third setting)."""
+    last = default_rungs[-1]
     return {
         PRIMARY: ParetoSuccessiveHalving((0,), eta=2.0),
         "step 0 (NASWOT), eta 3": ParetoSuccessiveHalving((0,), eta=3.0),
@@ -76,11 +78,8 @@ def replay_run(
         for p, s in zip(points, scores, strict=True)
     ]
     stops = replay(pruner, trials)
-    steps = sum(total if x is None else x for x in stops)
-    kept = [p for p, x in zip(points, stops, strict=True) if x is None]
-    return {
-        "compute_saved": 1 - steps / (total * len(points)),
-        "hv_ratio_macs": hv(kept, "macs", ref) / hv(points, "macs", ref),
+    outcome, kept = stops_outcome(points, stops, total, ref)
+    return outcome | {
         "hv_ratio_log_macs": hv(kept, "macs", ref, log=True) / hv(points, "macs", ref, log=True),
         "stopped_at_0": sum(x == 0 for x in stops),
         "trained": len(points),
@@ -111,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, exploratory, sq, data in inputs:
         proxy = sq["settings"]["proxy"]
         protocol = get_protocol(proxy)
-        total, every = int(protocol.steps), int(protocol.eval_every)
+        total = int(protocol.steps)
+        rungs = ParetoSuccessiveHalving.for_steps(total, int(protocol.eval_every)).rungs
         ref = sq["reference_points"]["macs"]
         runs: dict[str, Any] = {}
         for run_name, run in sorted(sq["runs"].items()):
@@ -130,10 +130,10 @@ def main(argv: list[str] | None = None) -> int:
                     "naswot": kendall_tau(naswot, finals),
                     "macs": kendall_tau([p["macs"] for p in pts], finals),
                     **{f"step {s}": kendall_tau([dict(p["intermediate"])[s] for p in pts], finals)
-                       for s in ParetoSuccessiveHalving.for_steps(total, every).rungs},
+                       for s in rungs},
                 },
                 "settings": {label: replay_run(pr, pts, naswot, total, ref)
-                             for label, pr in settings(total, every).items()},
+                             for label, pr in settings(rungs).items()},
             }
             print(f"{name} {run_name}: {runs[run_name]['settings'][PRIMARY]}", file=sys.stderr,
                   flush=True)

@@ -571,6 +571,17 @@ def replay_stops(setting: Setting, points: list[dict[str, Any]]) -> list[int | N
                   gain=gain, finals=[p["psnr_y_db"] for p in points])
 
 
+def stops_outcome(points: list[dict[str, Any]], stops: list[int | None], total: int,
+                  ref: list[float]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """What stopping ``points`` at ``stops`` (None: trained to the end) costs and keeps: steps
+    run, the share of steps saved and the HV ratio (kept / all, PSNR vs MACs); and the kept."""
+    steps = sum(total if x is None else x for x in stops)
+    kept = [p for p, x in zip(points, stops, strict=True) if x is None]
+    return {"compute_saved": 1 - steps / (total * len(points)),
+            "hv_ratio_macs": hv(kept, "macs", ref) / hv(points, "macs", ref),
+            "steps": steps}, kept
+
+
 def replay_rows(runs: dict[str, dict], ref: list[float], protocol: Any) -> dict[str, Any]:
     """Each setting replayed on each unpruned run: steps saved and HV ratio (kept / all). Exact
     for the random runs (their pruned runs train the same proposals: checked against the live
@@ -583,16 +594,12 @@ def replay_rows(runs: dict[str, dict], ref: list[float], protocol: Any) -> dict[
             if r["pruner"] or not r["points"]:
                 continue
             pts = r["points"]
-            stops = replay_stops(setting, pts)
-            steps = sum(total if x is None else x for x in stops)
-            kept = [p for p, x in zip(pts, stops, strict=True) if x is None]
-            per_run[name] = {"compute_saved": 1 - steps / (total * len(pts)),
-                             "hv_ratio_macs": hv(kept, "macs", ref) / hv(pts, "macs", ref),
-                             "steps": steps}
+            per_run[name], kept = stops_outcome(pts, replay_stops(setting, pts), total, ref)
             live = runs.get(name.replace("-full-", "-prune-"))
             if i == 0 and r["sampler"] == "random" and live is not None:  # the default, live
-                rows["live_check"][live["name"]] = (steps == live["steps"] and sorted(
-                    p["key"] for p in kept) == sorted(p["key"] for p in live["points"]))
+                rows["live_check"][live["name"]] = (
+                    per_run[name]["steps"] == live["steps"]
+                    and sorted(p["key"] for p in kept) == sorted(p["key"] for p in live["points"]))
         rows["settings"][label] = per_run
     return rows
 

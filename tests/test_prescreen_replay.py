@@ -46,7 +46,7 @@ def test_a_candidate_dominated_before_training_costs_no_steps(pre) -> None:
 
 
 def test_the_settings_put_the_default_last_rung_after_step_zero(pre) -> None:
-    s = pre.settings(300, 50)
+    s = pre.settings(pre.ParetoSuccessiveHalving.for_steps(300, 50).rungs)
     assert s[pre.PRIMARY].rungs == (0,) and s[pre.PRIMARY].eta == 2.0
     assert [p.rungs for p in s.values()][2] == (0, 150)
 
