@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", help="data root (default: $DISTILLNAS_DATA or ../shared/data)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=str(RESULTS / "prescreen_replay"), help="path stem")
+    argv = sys.argv[1:] if argv is None else argv  # the command recorded is the one run
     args = ap.parse_args(argv)
     out: dict[str, Any] = {"primary": PRIMARY, "bar": {"compute_saved": SAVED, "hv": HV_KEPT},
                            "sources": {}}
@@ -139,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)
         out["sources"][name] = {"proxy": proxy, "steps": total, "exploratory": exploratory,
                                 "runs": runs}
-    out["context"] = {"command": " ".join(["benchmarks/prescreen_replay.py", *(argv or [])]),
+    out["context"] = {"command": " ".join(["benchmarks/prescreen_replay.py", *argv]),
                       "threads": args.threads, "when": time.strftime("%Y-%m-%d %H:%M")}
     stem = Path(args.out)
     stem.with_suffix(".json").write_text(json.dumps(out, indent=1) + "\n")

@@ -58,3 +58,14 @@ def test_missing_proxy_data_is_one_line_before_any_scoring(pre, tmp_path, capsys
     err = capsys.readouterr().err.strip()
     assert "proxy 'quick' needs T91/" in err and "\n" not in err
     assert not (tmp_path / "out.json").exists()
+
+
+def test_the_recorded_command_is_the_one_run_from_the_shell(pre, tmp_path, monkeypatch) -> None:
+    """Run as a script (``main()`` without argv) the report records the shell's arguments."""
+    seen = {}
+    monkeypatch.setattr(pre, "SOURCES", ())
+    monkeypatch.setattr(pre, "render", lambda out: seen.setdefault("out", out) and "")
+    monkeypatch.setattr(sys, "argv", ["prescreen_replay.py", "--out", str(tmp_path / "o")])
+    assert pre.main() == 0
+    assert seen["out"]["context"]["command"] == (
+        f"benchmarks/prescreen_replay.py --out {tmp_path / 'o'}")
