@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def pre():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        yield importlib.import_module("prescreen_replay")
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    return load_benchmark("prescreen_replay")
 
 
 def _point(psnr: float, macs: float) -> dict:
