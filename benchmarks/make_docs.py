@@ -182,6 +182,27 @@ def section_prescreen(headline: list[list[str]]) -> list[str]:
     return [title, "", body.strip(), ""]
 
 
+def section_reference_replay(headline: list[list[str]]) -> list[str]:
+    """The pruner replayed on issue 8's long-training curves (pruner_reference_replay.py): its
+    pre-registered primary judged on the share of random orders that meet issue 5's bar."""
+    title = "## Part 3 on long training: the pruner on the reference curves (replayed)"
+    data = load("pruner_reference_replay.json")
+    if data is None:
+        return [title, "", *not_run(f"{PY} benchmarks/pruner_reference_replay.py")]
+    r = data["seed0"]["settings"][data["primary"]]
+    bar = data["bar"]
+    headline.append([
+        f"3k. pruning on long-training curves: {data['primary']} (pre-registered; "
+        f"{len(data['nets'])} reference nets in {r['orders']} random orders, replayed)",
+        f"{r['share_meeting_bar']:.1%} of the orders meet the goal; steps saved median "
+        f"{r['compute_saved_pct']['50']:.0%}, HV ratio median {r['hv_ratio_pct']['50']:.3f} "
+        f"(5th percentile {r['hv_ratio_pct']['5']:.3f})",
+        f">= 40% at HV >= 0.98 in >= {bar['share_of_orders']:.0%} of the orders",
+        met(r["share_meeting_bar"] >= bar["share_of_orders"])])
+    body = (RESULTS / "pruner_reference_replay.md").read_text().split("\n", 2)[2]
+    return [title, "", body.strip(), ""]
+
+
 def section_fidelity(headline: list[list[str]]) -> list[str]:
     out = ["## Part 4: proxy fidelity and latency-table accuracy", ""]
     i4 = load("proxy_fidelity_issue4.json")
@@ -615,6 +636,7 @@ def main() -> None:
     body = section_search_quality("rfdb", headline)
     body += section_pruning_replayed("rfdb", "quick", headline)
     body += section_prescreen(headline)
+    body += section_reference_replay(headline)
     body += section_fidelity(headline)
     body += section_overheads(headline)
     table = ["| part | measured | goal | |", "|---|---|---|---|"]

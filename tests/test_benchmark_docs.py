@@ -27,9 +27,11 @@ def make_docs(tmp_path, monkeypatch):
 def test_missing_results_are_reported_as_not_run(make_docs) -> None:
     make_docs.main()
     doc = make_docs.DOC.read_text()
-    # search quality, pruning at quick scale, the step-0 prescreen, two proxy fidelities, the
-    # held-out one and the supernet, latency table, overheads, counters
-    assert doc.count("Not run yet:") == 10
+    # search quality, pruning at quick scale, the step-0 prescreen, the pruner on the reference
+    # curves, two proxy fidelities, the held-out one and the supernet, latency table, overheads,
+    # counters
+    assert doc.count("Not run yet:") == 11
+    assert "benchmarks/pruner_reference_replay.py`" in doc
     assert "benchmarks/prescreen_replay.py`" in doc
     assert "benchmarks/proxy_heldout.py" in doc
     assert "benchmarks/proxy_supernet.py train" in doc
@@ -388,3 +390,29 @@ def test_the_prescreen_row_is_judged_on_the_searches_it_was_not_chosen_on(make_d
     make_docs.main()
     line = next(x for x in make_docs.DOC.read_text().splitlines() if x.startswith("| 3j."))
     assert line.endswith("**missed** |")
+
+
+def test_the_reference_replay_row_is_judged_on_the_share_of_orders(make_docs) -> None:
+    def setting(share: float) -> dict:
+        return {"orders": 1000, "share_meeting_bar": share,
+                "compute_saved_pct": {"5": 0.45, "50": 0.55, "95": 0.63},
+                "hv_ratio_pct": {"5": 0.896, "50": 0.957, "95": 0.991}}
+
+    report = {"primary": "rungs 1000/2000/4000, eta 3", "nets": [{}] * 31,
+              "bar": {"compute_saved": 0.4, "hv": 0.98, "share_of_orders": 0.95},
+              "seed0": {"settings": {"rungs 1000/2000/4000, eta 3": setting(0.169)}}}
+    (make_docs.RESULTS / "pruner_reference_replay.json").write_text(json.dumps(report))
+    (make_docs.RESULTS / "pruner_reference_replay.md").write_text("# title\n\nreplay body\n")
+    make_docs.main()
+    doc = make_docs.DOC.read_text()
+    line = next(x for x in doc.splitlines() if x.startswith("| 3k."))
+    assert "31 reference nets in 1000 random orders" in line
+    assert "16.9% of the orders meet the goal; steps saved median 55%, HV ratio median 0.957 " \
+        "(5th percentile 0.896)" in line
+    assert line.endswith("| >= 40% at HV >= 0.98 in >= 95% of the orders | **missed** |")
+    assert "replay body" in doc
+    report["seed0"]["settings"]["rungs 1000/2000/4000, eta 3"] = setting(0.95)
+    (make_docs.RESULTS / "pruner_reference_replay.json").write_text(json.dumps(report))
+    make_docs.main()
+    line = next(x for x in make_docs.DOC.read_text().splitlines() if x.startswith("| 3k."))
+    assert line.endswith("**met** |")
