@@ -368,6 +368,18 @@ def test_the_compute_budget_rows_are_judged_on_every_seed(make_docs) -> None:
     assert "at 60% of the unpruned search's steps" in rows["| 3i."]
 
 
+def _row(make_docs, stem: str, report: dict, prefix: str, body: str | None = None
+         ) -> tuple[str, str]:
+    """Write a benchmark's report (and its rendered body), regenerate the docs; the headline
+    row starting with ``prefix`` and the whole document."""
+    (make_docs.RESULTS / f"{stem}.json").write_text(json.dumps(report))
+    if body is not None:
+        (make_docs.RESULTS / f"{stem}.md").write_text(f"# title\n\n{body}\n")
+    make_docs.main()
+    doc = make_docs.DOC.read_text()
+    return next(x for x in doc.splitlines() if x.startswith(prefix)), doc
+
+
 def test_the_prescreen_row_is_judged_on_the_searches_it_was_not_chosen_on(make_docs) -> None:
     def run(saved: float, hv: float) -> dict:
         return {"settings": {"step 0 (NASWOT), eta 2": {"compute_saved": saved,
@@ -376,19 +388,13 @@ def test_the_prescreen_row_is_judged_on_the_searches_it_was_not_chosen_on(make_d
     report = {"primary": "step 0 (NASWOT), eta 2", "sources": {
         "demo.json": {"exploratory": False, "runs": {"b": run(0.45, 0.99), "a": run(0.5, 1.0)}},
         "quick.json": {"exploratory": True, "runs": {"c": run(0.1, 0.5)}}}}
-    (make_docs.RESULTS / "prescreen_replay.json").write_text(json.dumps(report))
-    (make_docs.RESULTS / "prescreen_replay.md").write_text("# title\n\nrendered body\n")
-    make_docs.main()
-    doc = make_docs.DOC.read_text()
-    line = next(x for x in doc.splitlines() if x.startswith("| 3j."))
+    line, doc = _row(make_docs, "prescreen_replay", report, "| 3j.", "rendered body")
     # the exploratory search (where the setting was picked) is left out of the verdict
     assert "per seed: 50% at 1.000; 45% at 0.990 (2 of 2 seeds meet the goal)" in line
     assert line.endswith("**met** |")
     assert "rendered body" in doc
     report["sources"]["demo.json"]["runs"]["a"] = run(0.39, 1.0)
-    (make_docs.RESULTS / "prescreen_replay.json").write_text(json.dumps(report))
-    make_docs.main()
-    line = next(x for x in make_docs.DOC.read_text().splitlines() if x.startswith("| 3j."))
+    line, _ = _row(make_docs, "prescreen_replay", report, "| 3j.")
     assert line.endswith("**missed** |")
 
 
@@ -401,18 +407,12 @@ def test_the_reference_replay_row_is_judged_on_the_share_of_orders(make_docs) ->
     report = {"primary": "rungs 1000/2000/4000, eta 3", "nets": [{}] * 31,
               "bar": {"compute_saved": 0.4, "hv": 0.98, "share_of_orders": 0.95},
               "seed0": {"settings": {"rungs 1000/2000/4000, eta 3": setting(0.169)}}}
-    (make_docs.RESULTS / "pruner_reference_replay.json").write_text(json.dumps(report))
-    (make_docs.RESULTS / "pruner_reference_replay.md").write_text("# title\n\nreplay body\n")
-    make_docs.main()
-    doc = make_docs.DOC.read_text()
-    line = next(x for x in doc.splitlines() if x.startswith("| 3k."))
+    line, doc = _row(make_docs, "pruner_reference_replay", report, "| 3k.", "replay body")
     assert "31 reference nets in 1000 random orders" in line
     assert "16.9% of the orders meet the goal; steps saved median 55%, HV ratio median 0.957 " \
         "(5th percentile 0.896)" in line
     assert line.endswith("| >= 40% at HV >= 0.98 in >= 95% of the orders | **missed** |")
     assert "replay body" in doc
     report["seed0"]["settings"]["rungs 1000/2000/4000, eta 3"] = setting(0.95)
-    (make_docs.RESULTS / "pruner_reference_replay.json").write_text(json.dumps(report))
-    make_docs.main()
-    line = next(x for x in make_docs.DOC.read_text().splitlines() if x.startswith("| 3k."))
+    line, _ = _row(make_docs, "pruner_reference_replay", report, "| 3k.")
     assert line.endswith("**met** |")
