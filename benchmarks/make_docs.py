@@ -271,27 +271,54 @@ def section_fidelity(headline: list[list[str]]) -> list[str]:
                          met(bool(i8["goal"]["reached"]))])  # tau >= 0.8, all flattened
     out += section_heldout(headline)
     out += section_supernet(headline)
-    lt = load("latency_table.json")
-    out += ["### Latency table: predicted vs measured on this host", ""]
-    if lt is None:
-        out += not_run(f"{PY} benchmarks/latency_table.py")
-    else:
-        s = lt["summary"]
-        out += ["| figure | same session | later session | goal |", "|---|---|---|---|",
-                f"| predictions within +-10% | {100 * s['same_session']['share_within_10pct']:.1f}%"
-                f" | {100 * s['later_session']['share_within_10pct']:.1f}% | >= 95% |",
-                f"| Spearman, predicted vs measured | {s['same_session']['spearman_predicted']:.3f}"
-                f" | {s['later_session']['spearman_predicted']:.3f} | >= 0.95 |",
-                f"| Spearman, MACs vs measured | {s['same_session']['spearman_macs']:.3f} | "
-                f"{s['later_session']['spearman_macs']:.3f} | - |", "",
-                f"{s['same_session']['nets']} held-out nets. Command: "
-                f"`{PY} benchmarks/latency_table.py`; details `benchmarks/results/"
-                "latency_table.md`.", ""]
-        later = s["later_session"]
-        headline.append(["4c. latency table", f"{100 * later['share_within_10pct']:.0f}% within "
-                         f"+-10% (later session), Spearman {later['spearman_predicted']:.3f}",
-                         ">= 95%, >= 0.95", met(later["share_within_10pct"] >= 0.95
-                                                and later["spearman_predicted"] >= 0.95)])
+    out += section_latency_table(headline)
+    return out
+
+
+#: latency_table.py runs, each with its own stem (the first is the default ``--out``)
+LATENCY_RUNS = ("latency_table", "latency_table_wall", "latency_table_idle")
+
+
+def section_latency_table(headline: list[list[str]]) -> list[str]:
+    """Every latency_table.py run on record, a row each with its clock and the host's load; the
+    goal is judged on every run's later session (a table is used after it was made)."""
+    out = ["### Latency table: predicted vs measured on this host", ""]
+    runs = [(stem, d) for stem in LATENCY_RUNS if (d := load(f"{stem}.json")) is not None]
+    if not runs:
+        return out + not_run(f"{PY} benchmarks/latency_table.py")
+    out += ["| run | clock | load (1 min, before / after) | within +-10%: same session / later "
+            "| Spearman predicted: same / later | Spearman MACs: later |",
+            "|---|---|---|---|---|---|"]
+    laters = []
+    for stem, d in runs:
+        s, ctx = d["summary"], d.get("context") or {}
+        same, later = s["same_session"], s["later_session"]
+        laters.append((later, ctx))
+        load_text = (f"{ctx['loadavg_1m_before']:.1f} / {ctx['loadavg_1m_after']:.1f}"
+                     if "loadavg_1m_before" in ctx else "-")
+        out.append(f"| `{stem}` | {ctx.get('clock', '-')} | {load_text} | "
+                   f"{100 * same['share_within_10pct']:.1f}% / "
+                   f"{100 * later['share_within_10pct']:.1f}% | "
+                   f"{same['spearman_predicted']:.3f} / {later['spearman_predicted']:.3f} | "
+                   f"{later['spearman_macs']:.3f} |")
+    cmds = "; ".join(f"`{PY} {d['context']['command']}`" for _, d in runs
+                     if (d.get("context") or {}).get("command"))
+    out += ["", f"{runs[0][1]['summary']['same_session']['nets']} held-out nets per run. Goals: "
+            ">= 95% within +-10% and Spearman >= 0.95, judged on every run's later session. "
+            f"Commands: {cmds or f'`{PY} benchmarks/latency_table.py`'}; details in "
+            "`benchmarks/results/<run>.md`.", ""]
+    shares = ", ".join(
+        f"{100 * lt['share_within_10pct']:.0f}%"
+        + (f" ({c['clock']} clock, load {c['loadavg_1m_before']:.1f})"
+           if "loadavg_1m_before" in c else "") for lt, c in laters)
+    rhos = [lt["spearman_predicted"] for lt, _ in laters]
+    headline.append(["4c. latency table",
+                     f"{shares} within +-10% (later session), Spearman "
+                     f"{min(rhos):.3f}-{max(rhos):.3f}" if len(rhos) > 1 else
+                     f"{shares} within +-10% (later session), Spearman {rhos[0]:.3f}",
+                     ">= 95%, >= 0.95",
+                     met(all(lt["share_within_10pct"] >= 0.95 and lt["spearman_predicted"] >= 0.95
+                             for lt, _ in laters))])
     return out
 
 

@@ -416,3 +416,21 @@ def test_the_reference_replay_row_is_judged_on_the_share_of_orders(make_docs) ->
     report["seed0"]["settings"]["rungs 1000/2000/4000, eta 3"] = setting(0.95)
     line, _ = _row(make_docs, "pruner_reference_replay", report, "| 3k.")
     assert line.endswith("**met** |")
+
+
+def test_the_latency_row_is_judged_on_every_run_on_record(make_docs) -> None:
+    def run(later: float, clock: str, load: float) -> dict:
+        s = {"nets": 36, "share_within_10pct": later, "spearman_predicted": 0.99,
+             "spearman_macs": 0.85}
+        return {"summary": {"same_session": dict(s, share_within_10pct=1.0), "later_session": s},
+                "context": {"clock": clock, "loadavg_1m_before": load, "loadavg_1m_after": load,
+                            "command": f"benchmarks/latency_table.py --clock {clock}"}}
+
+    line, doc = _row(make_docs, "latency_table", run(0.97, "cpu", 3.0), "| 4c.")
+    assert "97% (cpu clock, load 3.0) within +-10% (later session), Spearman 0.990" in line
+    assert line.endswith("**met** |")
+    line, doc = _row(make_docs, "latency_table_idle", run(0.89, "cpu", 0.2), "| 4c.")
+    assert "97% (cpu clock, load 3.0), 89% (cpu clock, load 0.2) within +-10%" in line
+    assert line.endswith("**missed** |")  # one run of two misses
+    assert "| `latency_table_idle` | cpu | 0.2 / 0.2 | 100.0% / 89.0% | 0.990 / 0.990 |" in doc
+    assert "`.venv/bin/python benchmarks/latency_table.py --clock cpu`" in doc
