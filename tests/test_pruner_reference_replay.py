@@ -86,6 +86,10 @@ def test_main_writes_the_report_and_a_missing_table_is_one_line(rr, tmp_path, ca
     assert prim["hv_ratio_min"] == pytest.approx(1.0)
     assert len(got["nets"]) == 9 and got["seed0"]["tau_vs_final"]["step 1000"] == pytest.approx(1)
     assert list(got["heldout_seed2"]["settings"]) == [rr.PRIMARY]
+    # the gain model, added after the primary's result, is reported on the seed-0 curves only
+    # and labelled so
+    assert got["seed0"]["settings"][rr.EXPLORATORY_GAIN]["hv_ratio_min"] == pytest.approx(1.0)
     md = out.with_suffix(".md").read_text()
     assert "pruner_reference_replay.py --results" in md and "| verdict |" in md
+    assert md.count("exploratory, not evidence") == 1
     assert rr.main(["--orders", "0"]) == 2
