@@ -85,16 +85,29 @@ def load_table(path: Path) -> list[dict[str, Any]]:
     curve (step -> pooled Y-PSNR) and cumulative training seconds per milestone."""
     if not path.is_file():
         raise FileNotFoundError(f"no reference table {path}; run proxy_fidelity.py reference")
-    table = json.loads(path.read_text())
+    try:
+        archs = json.loads(path.read_text())["archs"]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path.name} is not a reference table ({exc})") from None
+    rungs = sorted({r for p in settings().values() for r in p.rungs})
     nets = []
-    for a in table["archs"]:
+    for a in archs:
         ms = a.get("milestones") or []
         if not ms or a.get("psnr_y_db") is None:
-            raise ValueError(f"{path.name}: {a['label']} has no finished reference score")
-        nets.append({"label": a["label"], "key": a["spec_key"], "spec": a["spec"],
-                     "psnr_y_db": float(a["psnr_y_db"]), "steps": int(a["steps"]),
-                     "curve": {int(m["steps"]): float(m["psnr_y_db"]) for m in ms},
-                     "seconds": {int(m["steps"]): float(m["train_seconds"]) for m in ms}})
+            raise ValueError(f"{path.name}: {a.get('label')} has no finished reference score")
+        try:
+            net = {"label": a["label"], "key": a["spec_key"], "spec": a["spec"],
+                   "psnr_y_db": float(a["psnr_y_db"]), "steps": int(a["steps"]),
+                   "curve": {int(m["steps"]): float(m["psnr_y_db"]) for m in ms},
+                   "seconds": {int(m["steps"]): float(m["train_seconds"]) for m in ms}}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{path.name}: {a.get('label')} lacks a field ({exc})") from None
+        # a net without a milestone at a rung would never be decided there: refuse, not skip
+        missing = [r for r in rungs if r not in net["curve"]]
+        if missing or net["steps"] not in net["curve"]:
+            raise ValueError(f"{path.name}: {net['label']} has no milestone at step(s) "
+                             f"{missing or [net['steps']]}")
+        nets.append(net)
     return nets
 
 

@@ -93,3 +93,16 @@ def test_main_writes_the_report_and_a_missing_table_is_one_line(rr, tmp_path, ca
     assert "pruner_reference_replay.py --results" in md and "| verdict |" in md
     assert md.count("exploratory, not evidence") == 1
     assert rr.main(["--orders", "0"]) == 2
+
+
+def test_a_table_without_a_rung_milestone_is_refused_in_one_line(rr, tmp_path) -> None:
+    table = _table(["a", "b"], 0)
+    table["archs"][1]["milestones"] = [m for m in table["archs"][1]["milestones"]
+                                       if m["steps"] != 2000]
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(table))
+    with pytest.raises(ValueError, match=r"t.json: b has no milestone at step\(s\) \[2000\]"):
+        rr.load_table(path)
+    path.write_text("{}")
+    with pytest.raises(ValueError, match="t.json is not a reference table"):
+        rr.load_table(path)
