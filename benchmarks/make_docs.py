@@ -312,10 +312,9 @@ def section_latency_table(headline: list[list[str]]) -> list[str]:
         + (f" ({c['clock']} clock, load {c['loadavg_1m_before']:.1f})"
            if "loadavg_1m_before" in c else "") for lt, c in laters)
     rhos = [lt["spearman_predicted"] for lt, _ in laters]
+    rho = f"{min(rhos):.3f}" + (f"-{max(rhos):.3f}" if len(rhos) > 1 else "")
     headline.append(["4c. latency table",
-                     f"{shares} within +-10% (later session), Spearman "
-                     f"{min(rhos):.3f}-{max(rhos):.3f}" if len(rhos) > 1 else
-                     f"{shares} within +-10% (later session), Spearman {rhos[0]:.3f}",
+                     f"{shares} within +-10% (later session), Spearman {rho}",
                      ">= 95%, >= 0.95",
                      met(all(lt["share_within_10pct"] >= 0.95 and lt["spearman_predicted"] >= 0.95
                              for lt, _ in laters))])
