@@ -271,6 +271,7 @@ def section_fidelity(headline: list[list[str]]) -> list[str]:
                          met(bool(i8["goal"]["reached"]))])  # tau >= 0.8, all flattened
     out += section_heldout(headline)
     out += section_supernet(headline)
+    out += section_reference_prefix(headline)
     out += section_latency_table(headline)
     return out
 
@@ -430,6 +431,30 @@ def heldout_replicate(ho: dict, headline: list[list[str]]) -> list[str]:
         + ("" if converged else "; replicate NOT converged"),
         "none: what tau >= 0.8 (4b, 4b2) asks of the reference", met(None)])
     return out
+
+
+def section_reference_prefix(headline: list[list[str]]) -> list[str]:
+    """The reference recipe cut short (reference_prefix.py): descriptive, every step shown; the
+    headline row names the first step that meets the fidelity goal and what it costs."""
+    title = "### Proxy fidelity, issue 8: the reference recipe cut short"
+    data = load("reference_prefix.json")
+    if data is None:
+        return [title, "", *not_run(f"{PY} benchmarks/reference_prefix.py")]
+    rows = data["rows"]
+    first = next((r for r in rows if r["fidelity_met"]), rows[-1])
+    lo, hi = first["diff_ci95"]
+    cheapest = rows[0]
+    headline.append([
+        f"4b5. the reference recipe cut short (same run as the final; "
+        f"{first['n_architectures']} reference nets)",
+        f"{first['steps']} steps: Kendall tau {first['kendall_tau']:.3f} (params-only "
+        f"{first['params_only_tau']:.3f}; difference {first['diff']:+.3f} [{lo:+.3f}, {hi:+.3f}]) "
+        f"at {first['seconds_per_candidate']:.0f} s per net; {cheapest['steps']} steps: "
+        f"{cheapest['kendall_tau']:.3f} at {cheapest['seconds_per_candidate']:.0f} s",
+        ">= 0.8, clearly above params-only, <= 120 CPU-s",
+        met(any(r["fidelity_met"] and r["budget_met"] for r in rows))])
+    body = (RESULTS / "reference_prefix.md").read_text().split("\n", 2)[2]
+    return [title, "", body.strip(), ""]
 
 
 def section_supernet(headline: list[list[str]]) -> list[str]:

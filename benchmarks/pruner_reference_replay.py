@@ -97,6 +97,7 @@ def load_table(path: Path) -> list[dict[str, Any]]:
             raise ValueError(f"{path.name}: {a.get('label')} has no finished reference score")
         try:
             net = {"label": a["label"], "key": a["spec_key"], "spec": a["spec"],
+                   "params": int(a["params"]),
                    "psnr_y_db": float(a["psnr_y_db"]), "steps": int(a["steps"]),
                    "curve": {int(m["steps"]): float(m["psnr_y_db"]) for m in ms},
                    "seconds": {int(m["steps"]): float(m["train_seconds"]) for m in ms}}

@@ -28,9 +28,10 @@ def test_missing_results_are_reported_as_not_run(make_docs) -> None:
     make_docs.main()
     doc = make_docs.DOC.read_text()
     # search quality, pruning at quick scale, the step-0 prescreen, the pruner on the reference
-    # curves, two proxy fidelities, the held-out one and the supernet, latency table, overheads,
-    # counters
-    assert doc.count("Not run yet:") == 11
+    # curves, two proxy fidelities, the held-out one, the supernet and the reference cut short,
+    # latency table, overheads, counters
+    assert doc.count("Not run yet:") == 12
+    assert "benchmarks/reference_prefix.py`" in doc
     assert "benchmarks/pruner_reference_replay.py`" in doc
     assert "benchmarks/prescreen_replay.py`" in doc
     assert "benchmarks/proxy_heldout.py" in doc
@@ -434,3 +435,22 @@ def test_the_latency_row_is_judged_on_every_run_on_record(make_docs) -> None:
     assert line.endswith("**missed** |")  # one run of two misses
     assert "| `latency_table_idle` | cpu | 0.2 / 0.2 | 100.0% / 89.0% | 0.990 / 0.990 |" in doc
     assert "`.venv/bin/python benchmarks/latency_table.py --clock cpu`" in doc
+
+
+def test_the_reference_prefix_row_names_the_first_step_that_ranks_well_and_its_cost(
+        make_docs) -> None:
+    def row(steps: int, tau: float, lo: float, secs: float, fid: bool, budget: bool) -> dict:
+        return {"steps": steps, "n_architectures": 31, "kendall_tau": tau,
+                "params_only_tau": 0.699, "diff": tau - 0.699, "diff_ci95": [lo, lo + 0.2],
+                "seconds_per_candidate": secs, "fidelity_met": fid, "budget_met": budget}
+
+    report = {"rows": [row(1000, 0.578, -0.27, 141, False, False),
+                       row(4000, 0.854, 0.027, 654, True, False)]}
+    line, doc = _row(make_docs, "reference_prefix", report, "| 4b5.", "prefix body")
+    assert "4000 steps: Kendall tau 0.854 (params-only 0.699; difference +0.155 [+0.027, " \
+        "+0.227]) at 654 s per net; 1000 steps: 0.578 at 141 s" in line
+    assert line.endswith("**missed** |")  # ranks well only past the budget
+    assert "prefix body" in doc
+    report["rows"][0] = row(1000, 0.81, 0.01, 110, True, True)
+    line, _ = _row(make_docs, "reference_prefix", report, "| 4b5.")
+    assert line.endswith("**met** |")

@@ -65,6 +65,7 @@ def _table(labels: list[str], seed: int) -> dict:
         ms = [{"steps": s, "psnr_y_db": final - 1.0 + s / 8000, "train_seconds": 0.1 * s}
               for s in (1000, 2000, 4000, 8000)]
         archs.append({"label": label, "spec_key": f"k-{label}", "spec": spec, "steps": 8000,
+                      "params": 1000 * (i + 1),
                       "psnr_y_db": ms[-1]["psnr_y_db"], "milestones": ms})
     return {"archs": archs}
 
