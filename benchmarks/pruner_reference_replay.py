@@ -39,6 +39,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,16 +81,19 @@ def settings() -> dict[str, ParetoSuccessiveHalving]:
 EXPLORATORY_GAIN = "rungs 1000/2000/4000, eta 3, gain model (exploratory)"
 
 
-def load_table(path: Path) -> list[dict[str, Any]]:
-    """The nets of one reference table: label, key, spec, final pooled Y-PSNR, own steps, the
-    curve (step -> pooled Y-PSNR) and cumulative training seconds per milestone."""
+def load_table(path: Path, required_steps: Sequence[int] | None = None) -> list[dict[str, Any]]:
+    """The nets of one reference table: label, key, spec, params, final pooled Y-PSNR, own
+    steps, the curve (step -> pooled Y-PSNR) and cumulative training seconds per milestone.
+    Every net must have a milestone at each of ``required_steps`` (default: every rung of
+    ``settings()``)."""
     if not path.is_file():
         raise FileNotFoundError(f"no reference table {path}; run proxy_fidelity.py reference")
     try:
         archs = json.loads(path.read_text())["archs"]
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise ValueError(f"{path.name} is not a reference table ({exc})") from None
-    rungs = sorted({r for p in settings().values() for r in p.rungs})
+    rungs = sorted(required_steps if required_steps is not None else
+                   {r for p in settings().values() for r in p.rungs})
     nets = []
     for a in archs:
         ms = a.get("milestones") or []
@@ -103,7 +107,8 @@ def load_table(path: Path) -> list[dict[str, Any]]:
                    "seconds": {int(m["steps"]): float(m["train_seconds"]) for m in ms}}
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{path.name}: {a.get('label')} lacks a field ({exc})") from None
-        # a net without a milestone at a rung would never be decided there: refuse, not skip
+        # a net without a milestone at a rung would never be decided there (or a step would be
+        # read without it): refuse, not skip
         missing = [r for r in rungs if r not in net["curve"]]
         if missing or net["steps"] not in net["curve"]:
             raise ValueError(f"{path.name}: {net['label']} has no milestone at step(s) "

@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = ap.parse_args(argv)
     try:
-        nets = [n for t in TABLES for n in load_table(Path(args.results) / t)]
+        nets = [n for t in TABLES for n in load_table(Path(args.results) / t, STEPS)]
     except (FileNotFoundError, ValueError) as exc:
         print(f"reference_prefix: {exc}", file=sys.stderr)
         return 2
