@@ -143,10 +143,30 @@ def counted_trials(trials: list[FrozenTrial]) -> int:
     return sum(1 for t in trials if is_counted(t))
 
 
+#: Optuna's ask writes a RUNNING trial, and the worker records itself on it right after
+#: (``worker``): a kill in between (milliseconds; seen in CI) leaves a trial that names no worker.
+#: Once it is this old it is an orphan. The Ray driver records its worker as soon as the space
+#: has been sampled, well within this.
+ORPHAN_GRACE_S = 60.0
+
+
+def unclaimed_age_s(trial: FrozenTrial, now: float | None = None) -> float | None:
+    """Seconds since a RUNNING trial that names no worker started; None for any other."""
+    if trial.state != TrialState.RUNNING or "worker" in trial.user_attrs:
+        return None
+    if trial.datetime_start is None:
+        return None
+    return (now or time.time()) - trial.datetime_start.timestamp()
+
+
 def is_stale(trial: FrozenTrial, grace_s: float, now: float | None = None) -> bool:
-    """A RUNNING trial whose worker is dead (same host) or whose heartbeat is older than grace."""
+    """A RUNNING trial whose worker is dead (same host), whose heartbeat is older than grace, or
+    that names no worker and is older than ``ORPHAN_GRACE_S`` (killed between ask and claim)."""
     if trial.state != TrialState.RUNNING:
         return False
+    if "worker" not in trial.user_attrs:
+        age = unclaimed_age_s(trial, now)
+        return age is not None and age > ORPHAN_GRACE_S
     alive = _worker_alive(str(trial.user_attrs.get("worker", "")))
     if alive is False:
         return True
