@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from search_quality import DEVICE, front, hv, reference_point  # noqa: E402
+from search_quality import DEVICE, front, reference_point, stops_outcome  # noqa: E402
 
 from blocks.specs import NetSpec  # noqa: E402
 from profiles.counting import count_model  # noqa: E402
@@ -131,16 +131,13 @@ def replay_order(pruner: ParetoSuccessiveHalving, nets: list[dict[str, Any]], or
     seq = [nets[i] for i in order]
     stops = replay(pruner, [(n["curve"], [n["macs"]]) for n in seq], gain=gain,
                    finals=[n["psnr_y_db"] for n in seq] if gain else None)
-    steps_all = sum(n["steps"] for n in seq)
-    steps = sum(n["steps"] if s is None else s for n, s in zip(seq, stops, strict=True))
+    outcome, _ = stops_outcome(seq, stops, [n["steps"] for n in seq], ref)
     secs_all = sum(n["seconds"][n["steps"]] for n in seq)
     secs = sum(n["seconds"][n["steps"] if s is None else s] for n, s in zip(seq, stops,
                                                                                  strict=True))
-    kept = [n for n, s in zip(seq, stops, strict=True) if s is None]
-    return {"compute_saved": 1 - steps / steps_all, "seconds_saved": 1 - secs / secs_all,
-            "hv_ratio_macs": hv(kept, "macs", ref) / hv(seq, "macs", ref),
-            "stopped": sorted(n["label"] for n, s in zip(seq, stops, strict=True)
-                              if s is not None)}
+    return outcome | {"seconds_saved": 1 - secs / secs_all,
+                      "stopped": sorted(n["label"] for n, s in zip(seq, stops, strict=True)
+                                        if s is not None)}
 
 
 def summarise(rows: list[dict[str, Any]], front_labels: list[str]) -> dict[str, Any]:

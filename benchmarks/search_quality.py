@@ -571,13 +571,16 @@ def replay_stops(setting: Setting, points: list[dict[str, Any]]) -> list[int | N
                   gain=gain, finals=[p["psnr_y_db"] for p in points])
 
 
-def stops_outcome(points: list[dict[str, Any]], stops: list[int | None], total: int,
-                  ref: list[float]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def stops_outcome(points: list[dict[str, Any]], stops: list[int | None],
+                  total: int | list[int], ref: list[float]
+                  ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """What stopping ``points`` at ``stops`` (None: trained to the end) costs and keeps: steps
-    run, the share of steps saved and the HV ratio (kept / all, PSNR vs MACs); and the kept."""
-    steps = sum(total if x is None else x for x in stops)
+    run, the share of steps saved and the HV ratio (kept / all, PSNR vs MACs); and the kept.
+    ``total``: the steps of a point trained to the end, one for all or one per point."""
+    totals = [total] * len(points) if isinstance(total, int) else list(total)
+    steps = sum(t if x is None else x for t, x in zip(totals, stops, strict=True))
     kept = [p for p, x in zip(points, stops, strict=True) if x is None]
-    return {"compute_saved": 1 - steps / (total * len(points)),
+    return {"compute_saved": 1 - steps / sum(totals),
             "hv_ratio_macs": hv(kept, "macs", ref) / hv(points, "macs", ref),
             "steps": steps}, kept
 
