@@ -39,6 +39,12 @@ def not_run(command: str) -> list[str]:
     return [f"Not run yet: `{command}`.", ""]
 
 
+def report_body(stem: str) -> str:
+    """A benchmark's rendered report (results/STEM.md) without its title line and the blank
+    line after it: the section in this document gives the title."""
+    return (RESULTS / f"{stem}.md").read_text().split("\n", 2)[2].strip()
+
+
 def pruning_row(label: str, rows: list[dict[str, float]]) -> list[str]:
     """A headline row for the pruner: compute saved at HV ratio per seed, judged on every seed
     (issue 5's goal: >= 40% less compute at a hypervolume within 2%)."""
@@ -178,8 +184,7 @@ def section_prescreen(headline: list[list[str]]) -> list[str]:
     if rows:
         headline.append(pruning_row(f"3j. pruning before training: {data['primary']} "
                                     "(pre-registered; demo searches, replayed)", rows))
-    body = (RESULTS / "prescreen_replay.md").read_text().split("\n", 2)[2]
-    return [title, "", body.strip(), ""]
+    return [title, "", report_body("prescreen_replay"), ""]
 
 
 def section_reference_replay(headline: list[list[str]]) -> list[str]:
@@ -199,8 +204,7 @@ def section_reference_replay(headline: list[list[str]]) -> list[str]:
         f"(5th percentile {r['hv_ratio_pct']['5']:.3f})",
         f">= 40% at HV >= 0.98 in >= {bar['share_of_orders']:.0%} of the orders",
         met(r["share_meeting_bar"] >= bar["share_of_orders"])])
-    body = (RESULTS / "pruner_reference_replay.md").read_text().split("\n", 2)[2]
-    return [title, "", body.strip(), ""]
+    return [title, "", report_body("pruner_reference_replay"), ""]
 
 
 def section_fidelity(headline: list[list[str]]) -> list[str]:
@@ -453,8 +457,7 @@ def section_reference_prefix(headline: list[list[str]]) -> list[str]:
         f"{cheapest['kendall_tau']:.3f} at {cheapest['seconds_per_candidate']:.0f} s",
         ">= 0.8, clearly above params-only, <= 120 CPU-s",
         met(any(r["fidelity_met"] and r["budget_met"] for r in rows))])
-    body = (RESULTS / "reference_prefix.md").read_text().split("\n", 2)[2]
-    return [title, "", body.strip(), ""]
+    return [title, "", report_body("reference_prefix"), ""]
 
 
 def section_supernet(headline: list[list[str]]) -> list[str]:
