@@ -50,7 +50,6 @@ import math
 import os
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -87,9 +86,15 @@ from search.fidelity import (  # noqa: E402
     paired_tau_bootstrap,
     rank_report,
 )
-from search.proxies import TrainData, get_protocol  # noqa: E402
+from search.proxies import TrainData  # noqa: E402
 from search.space import load_space  # noqa: E402
-from search.supernet import SupernetPlan, WeightStore, train_supernet  # noqa: E402
+from search.supernet import (  # noqa: E402
+    SupernetPlan,
+    WeightStore,
+    finetune_protocol,
+    supernet_recipe,
+    train_supernet,
+)
 from search.train import ProxyUpscaler, count_params, train  # noqa: E402
 
 CACHE = RESULTS / "cache" / "supernet"
@@ -110,46 +115,9 @@ RESIDUALS = {"bicubic": "bicubic", "none": None}  # --residual: what the superne
 def plan(steps: int, seed: int = 0, residual: str | None = "bicubic") -> SupernetPlan:
     """The benchmark's supernet: rfdb + lrfdb spaces, widths 16-48, x2, the quick recipe
     (``residual=None``: the nets' own output instead of a residual on bicubic)."""
-    q = get_protocol("quick")
-    recipe = replace(
-        q,
-        name="supernet",
-        steps=steps,
-        warmup_steps=100,
-        lr=1e-3,
-        description=f"supernet training: the quick recipe at lr 1e-3 for {steps} steps in all, "
-        "one sampled candidate per step, 100-step warm-up, gradient norm clipped to 1",
-    )
-    if residual is None:
-        recipe = replace(
-            recipe,
-            name="supernet-own",
-            residual=None,
-            description=recipe.description + "; the nets' own output (no bicubic residual)",
-        )
     spaces = (load_space("rfdb"), load_space("lrfdb"))
-    return SupernetPlan(spaces, recipe, scale=2, channels=CHANNELS, seed=seed)
-
-
-def finetune_protocol(
-    steps: int, residual: str | None = "bicubic", eval_sets: tuple[str, ...] = ("Set5",)
-):  # noqa: ANN201
-    """The fine-tune of inherited weights (a ProxyProtocol), with the supernet's residual,
-    scored at the end on ``eval_sets`` (the mean of their means)."""
-    q = get_protocol("quick")
-    return replace(
-        q,
-        name=f"supernet-ft-{steps}",
-        steps=steps,
-        schedule="constant",
-        lr=5e-4,
-        warmup_steps=0,
-        eval_every=steps,
-        final_sets=eval_sets,
-        residual=residual,
-        description=f"fine-tune inherited weights: {steps} steps at constant lr 5e-4, "
-        f"{'bicubic residual' if residual else 'own output'}, full {' + '.join(eval_sets)}",
-    )
+    return SupernetPlan(spaces, supernet_recipe(steps, "quick", residual), scale=2,
+                        channels=CHANNELS, seed=seed)
 
 
 def parse_eval_sets(text: str) -> tuple[str, ...]:

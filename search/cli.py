@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "profiles.devices_cli",
     "search.data_cli",
     "search.train_cli",
+    "search.supernet_cli",
     "search.search_cli",
     "search.select_cli",
     "reports.cli",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections.abc import Callable
@@ -91,6 +92,70 @@ class DeviceEvaluator:
         return TrainOutcome(
             status=status, psnr_y_db=result.psnr_y_db, ssim_y=result.ssim_y, steps=result.steps,
             train_seconds=result.train_seconds, eval_seconds=result.eval_seconds,
+            message=result.message or (result.status if status == "failed" else ""),
+            curve=tuple((int(s), float(p)) for s, p in result.curve),
+        )
+
+
+@functools.lru_cache(maxsize=2)
+def _store(path: str, sha1: str):  # noqa: ANN202 - a TrainedStore, imported lazily
+    """The store at ``path``, loaded once per process; a file changed since the search checked
+    it is an error (its scores would mix two supernets in one study)."""
+    from blocks.errors import UserError
+    from search.supernet import load_store
+
+    trained = load_store(path)
+    if trained.sha1 != sha1:
+        raise UserError(f"{path} changed during the search (sha1 {trained.sha1[:8]}, "
+                        f"not {sha1[:8]}); rerun it with the file it started with")
+    return trained
+
+
+@dataclass
+class SupernetEvaluator(DeviceEvaluator):
+    """``--proxy supernet``: each candidate inherits its weights from a trained supernet
+    (``search.supernet``), is fine-tuned under ``protocol`` (``finetune_protocol``) and scored
+    at the end. Its proxy name carries the store's sha1, so a study never mixes two supernets.
+    A candidate that inherits less than ``min_coverage`` of its weights is recorded as failed
+    (its score would be a partly untrained net's)."""
+
+    store_path: Path | None = None
+    store_sha1: str = ""
+    min_coverage: float = 0.99
+
+    @property
+    def proxy_name(self) -> str:
+        return f"{self.protocol.name}@{self.store_sha1[:8]}"
+
+    def train(self, spec: NetSpec, *, seed: int,
+              report: Callable[[int, float], bool]) -> TrainOutcome:
+        from blocks.build import build_network
+        from search.train import save_outputs, train
+
+        t0 = time.perf_counter()
+        trained = _store(str(self.store_path), self.store_sha1)
+        net = build_network(spec, seed=seed)
+        coverage = trained.store.inherit(net)
+        if coverage < self.min_coverage:
+            return TrainOutcome(
+                status="failed", psnr_y_db=None, ssim_y=None, steps=0,
+                train_seconds=time.perf_counter() - t0, eval_seconds=0.0,
+                message=f"the supernet covers {coverage:.0%} of this net's weights "
+                        f"(< {self.min_coverage:.0%}): {trained.describe()}")
+        out = candidate_dir(self.run_dir, spec.key())
+        setup_s = time.perf_counter() - t0  # loading the store and inheriting: scoring time
+        result = train(net, data=self.data, protocol=self.protocol, seed=seed,
+                       device=self.train_device, threads=self.threads, out_dir=out, resume=True,
+                       progress=self.progress, report=report, scale=spec.scale)
+        if result.status == "complete":
+            save_outputs(out, result, spec=spec, protocol=self.protocol, data=self.data,
+                         extra={"supernet": str(self.store_path), "supernet_sha1":
+                                self.store_sha1, "coverage": coverage})
+        status = {"diverged": "failed"}.get(result.status, result.status)
+        return TrainOutcome(
+            status=status, psnr_y_db=result.psnr_y_db, ssim_y=result.ssim_y, steps=result.steps,
+            train_seconds=result.train_seconds + setup_s,
+            eval_seconds=result.eval_seconds,
             message=result.message or (result.status if status == "failed" else ""),
             curve=tuple((int(s), float(p)) for s, p in result.curve),
         )

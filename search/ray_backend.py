@@ -38,7 +38,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -234,10 +234,13 @@ class WorkerTrainer:
     run_dir: str
     train_device: str
     threads: int
+    supernet: str | None = None  # --proxy supernet: the store's file (each worker loads it)
+    supernet_sha1: str = ""
 
     @classmethod
     def from_evaluator(cls, evaluator: Any, threads: int) -> WorkerTrainer:
         data = evaluator.data
+        store = getattr(evaluator, "store_path", None)
         return cls(
             device=evaluator.device,
             protocol=evaluator.protocol.to_dict(),
@@ -246,12 +249,14 @@ class WorkerTrainer:
             run_dir=str(Path(evaluator.run_dir).resolve()),
             train_device=evaluator.train_device,
             threads=threads,
+            supernet=str(Path(store).resolve()) if store is not None else None,
+            supernet_sha1=getattr(evaluator, "store_sha1", ""),
         )
 
     def train(
         self, spec: NetSpec, *, seed: int, report: Callable[[int, float], bool]
     ) -> TrainOutcome:
-        from search.objective import DeviceEvaluator
+        from search.objective import DeviceEvaluator, SupernetEvaluator
 
         protocol, data = _worker_data(
             json.dumps(self.protocol, sort_keys=True), self.data_root, self.embedded
@@ -264,6 +269,12 @@ class WorkerTrainer:
             train_device=self.train_device,
             threads=self.threads,
         )
+        if self.supernet is not None:
+            evaluator = SupernetEvaluator(
+                **{f.name: getattr(evaluator, f.name) for f in fields(evaluator)},
+                store_path=Path(self.supernet),
+                store_sha1=self.supernet_sha1,
+            )
         return evaluator.train(spec, seed=seed, report=report)
 
 

@@ -131,13 +131,17 @@ def _run_search(args: argparse.Namespace) -> int:
     budgets = budgets_from_args(device, args)
     objectives = parse_objectives(args.objectives)
     sampler = make_sampler(args.sampler, args.seed)
-    protocol = proxy_with_steps(get_protocol(args.proxy), args.steps_per_trial)
     study_name = args.study or f"{space.name}-{device.name}"
     storage = args.storage or default_storage(study_name)
     run_dir = run_dir_for(storage, study_name)
-    data = TrainData.for_protocol(protocol, args.data)
-    evaluator = DeviceEvaluator(device, protocol, data, run_dir, train_device=args.train_device,
-                                threads=args.threads)
+    if args.proxy == "supernet" or args.supernet:
+        space, evaluator = _supernet_evaluator(args, space, device, run_dir)
+        protocol, data = evaluator.protocol, evaluator.data
+    else:
+        protocol = proxy_with_steps(get_protocol(args.proxy), args.steps_per_trial)
+        data = TrainData.for_protocol(protocol, args.data)
+        evaluator = DeviceEvaluator(device, protocol, data, run_dir,
+                                    train_device=args.train_device, threads=args.threads)
     rungs = pruner_rungs(args.prune_rungs, evaluator.total_steps, evaluator.checkpoint_every)
     if rungs and not args.prune:
         raise UserError("--prune-rungs sets the pruner's rungs: drop --no-prune")
@@ -156,7 +160,8 @@ def _run_search(args: argparse.Namespace) -> int:
     settings = {
         "device": device.name, "budgets": budgets.to_dict(),
         "objectives": [f"{f}:{d}" for f, d in objectives], "space": space.name,
-        "space_version": space.version_hash(), "sampler": args.sampler, "proxy": protocol.name,
+        "space_version": space.version_hash(), "sampler": args.sampler,
+        "proxy": evaluator.proxy_name,
         "seed": args.seed, "scale": list(space.scale), "data": data.source,
         "input_hw": list(device.input_hw), "latency_method": evaluator.device.latency.method,
         "pruner": ("pareto-sh" + (f" rungs {'/'.join(map(str, rungs))}" if rungs else "")
@@ -197,6 +202,37 @@ def _run_search(args: argparse.Namespace) -> int:
     else:
         _print_summary(rows, study_name, storage, wall, run)
     return 0
+
+
+def _supernet_evaluator(args: argparse.Namespace, space: Any, device: Any,
+                        run_dir: Path) -> tuple[Any, Any]:
+    """``--proxy supernet --supernet FILE``: the space restricted to the store's scale (once the
+    store is checked to cover it) and the evaluator that inherits, fine-tunes and scores."""
+    from search.objective import SupernetEvaluator
+    from search.proxies import ProxyProtocol, TrainData
+    from search.supernet import FINETUNE_STEPS, check_covers, finetune_protocol, load_store
+
+    if args.proxy != "supernet":
+        raise UserError(f"--supernet FILE goes with --proxy supernet, not --proxy {args.proxy}")
+    if not args.supernet:
+        raise UserError("--proxy supernet needs --supernet FILE (train one with `distillnas "
+                        "supernet train --space NAME --out FILE`)")
+    steps = args.steps_per_trial if args.steps_per_trial is not None else FINETUNE_STEPS
+    if steps <= 0:
+        raise UserError(f"--steps-per-trial must be a positive integer; got {steps}")
+    trained = load_store(args.supernet)
+    restricted = check_covers(trained, space)
+    if restricted.scale != space.scale and not args.quiet:
+        print(f"--proxy supernet: the supernet is x{trained.scale}, so the search samples "
+              f"x{trained.scale} only (space {space.name!r} has x"
+              f"{', x'.join(map(str, space.scale))})", file=sys.stderr)
+    recipe = ProxyProtocol.from_dict(trained.meta["protocol"])
+    protocol = finetune_protocol(steps, trained.residual, None, base=recipe)
+    data = TrainData.for_protocol(protocol, args.data)
+    evaluator = SupernetEvaluator(device, protocol, data, run_dir,
+                                  train_device=args.train_device, threads=args.threads,
+                                  store_path=trained.path.resolve(), store_sha1=trained.sha1)
+    return restricted, evaluator
 
 
 def _enqueue_zoo(study: Any, space: Any, budgets: Any, evaluator: Any) -> None:
@@ -267,7 +303,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     budget.add_argument("--trials", type=int, help="the study's total of trained candidates "
                         "(default 20); rerunning resumes to it")
     budget.add_argument("--minutes", type=float, help="stop this worker after M minutes")
-    p.add_argument("--proxy", default="quick", help="proxy protocol: quick, medium, demo, paper")
+    p.add_argument("--proxy", default="quick", help="proxy protocol: quick, medium, demo, "
+                   "paper, or supernet (with --supernet FILE)")
+    p.add_argument("--supernet", metavar="FILE",
+                   help="with --proxy supernet: a store from `distillnas supernet train`; each "
+                   "candidate inherits its weights and is fine-tuned --steps-per-trial steps "
+                   "(default 200)")
     p.add_argument("--steps-per-trial", type=int, metavar="N",
                    help="override the proxy's training steps per candidate")
     p.add_argument("--storage", help="journal:///PATH (default runs/STUDY/study.log), "

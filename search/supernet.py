@@ -44,7 +44,7 @@ from torch import nn
 from blocks.build import build_network
 from blocks.errors import UserError
 from blocks.specs import NetSpec
-from search.proxies import ProxyProtocol, TrainData
+from search.proxies import ProxyProtocol, TrainData, get_protocol
 from search.space import SearchSpace
 from search.train import ProxyUpscaler, count_params
 
@@ -190,6 +190,157 @@ def _checkpoint_identity(plan: SupernetPlan) -> str:
     return json.dumps(plan.describe(), sort_keys=True)
 
 
+def supernet_recipe(steps: int, base: str | ProxyProtocol = "quick",
+                    residual: str | None = "bicubic") -> ProxyProtocol:
+    """How a store is trained: ``base``'s data, patch, batch and schedule at lr 1e-3 with a
+    100-step warm-up for ``steps`` steps in all, one sampled candidate per step (the store's
+    gradient norm is clipped to 1 by the plan: at lr 2e-3 unclipped the first run diverged by
+    step 1600). ``residual=None``: the nets' own output instead of a residual on bicubic."""
+    b = get_protocol(base)
+    recipe = replace(
+        b,
+        name="supernet",
+        steps=steps,
+        seconds=None,
+        requires_gpu=False,
+        warmup_steps=100,
+        lr=1e-3,
+        description=f"supernet training: the {b.name} recipe at lr 1e-3 for {steps} steps in "
+        "all, one sampled candidate per step, 100-step warm-up, gradient norm clipped to 1",
+    )
+    if residual is None:
+        recipe = replace(
+            recipe,
+            name="supernet-own",
+            residual=None,
+            description=recipe.description + "; the nets' own output (no bicubic residual)",
+        )
+    return recipe
+
+
+#: fine-tune steps of a candidate after it inherits its weights (``search --proxy supernet``):
+#: the length benchmarks/proxy_supernet.py measured best (row 4b4)
+FINETUNE_STEPS = 200
+
+
+def finetune_protocol(
+    steps: int = FINETUNE_STEPS,
+    residual: str | None = "bicubic",
+    eval_sets: tuple[str, ...] | None = ("Set5",),
+    base: str | ProxyProtocol = "quick",
+) -> ProxyProtocol:
+    """The fine-tune of inherited weights: ``steps`` steps at constant lr 5e-4 on ``base``'s
+    data, patch and batch, with the store's residual, scored once at the end on ``eval_sets``
+    (the mean of their means; None: ``base``'s final sets)."""
+    b = get_protocol(base)
+    sets = tuple(eval_sets) if eval_sets is not None else b.final_sets
+    return replace(
+        b,
+        name=f"supernet-ft-{steps}",
+        steps=steps,
+        seconds=None,
+        requires_gpu=False,
+        schedule="constant",
+        lr=5e-4,
+        warmup_steps=0,
+        eval_every=steps,
+        final_sets=sets,
+        residual=residual,
+        description=f"fine-tune inherited weights: {steps} steps at constant lr 5e-4, "
+        f"{'bicubic residual' if residual else 'own output'}, full {' + '.join(sets)}",
+    )
+
+
+def _layout(store: WeightStore) -> dict[str, list[int]]:
+    return {k: list(store.tensor(k).shape) for k in store.keys_}
+
+
+def _meta(plan: SupernetPlan) -> dict[str, Any]:
+    """What a search needs to know about a store without rebuilding its plan: the spaces (with
+    their content hashes), scale, widths and recipe."""
+    return {
+        "spaces": [
+            {"name": s.name, "version": s.version, "version_hash": s.version_hash()}
+            for s in plan.spaces
+        ],
+        "scale": plan.scale,
+        "channels": list(plan.channels) if plan.channels is not None else None,
+        "seed": plan.seed,
+        "protocol": plan.protocol.to_dict(),
+    }
+
+
+@dataclass(frozen=True)
+class TrainedStore:
+    """A store loaded from a ``train_supernet`` checkpoint, for scoring (``load_store``)."""
+
+    store: WeightStore
+    path: Path
+    sha1: str
+    step: int
+    steps: int
+    meta: dict[str, Any]
+    cpu_seconds: float
+
+    @property
+    def done(self) -> bool:
+        return self.step >= self.steps
+
+    @property
+    def scale(self) -> int:
+        return int(self.meta["scale"])
+
+    @property
+    def residual(self) -> str | None:
+        return self.meta["protocol"].get("residual")
+
+    def describe(self) -> str:
+        spaces = ", ".join(f"{s['name']}@{s['version_hash']}" for s in self.meta["spaces"])
+        widths = self.meta["channels"] or "the spaces' own widths"
+        return f"x{self.scale} over {spaces} ({widths}), {self.step}/{self.steps} steps"
+
+
+def load_store(path: str | Path) -> TrainedStore:
+    """Read a supernet checkpoint for scoring; one-line ``UserError`` when it is missing, not a
+    supernet, or written without its layout (before the store's shapes were saved with it)."""
+    from search.fidelity import file_sha1
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(
+            f"{path}: no supernet file; train one with "
+            f"`distillnas supernet train --space NAME --out {path}`"
+        )
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file becomes one line
+        raise UserError(
+            f"{path}: not a supernet checkpoint (torch.load failed: {type(exc).__name__})"
+        ) from exc
+    if not isinstance(ck, dict) or ck.get("format") != STORE_FORMAT:
+        raise UserError(f"{path}: not a supernet checkpoint (format {STORE_FORMAT} expected)")
+    if "layout" not in ck or "meta" not in ck:
+        raise UserError(
+            f"{path}: a supernet checkpoint without its layout (written before layouts were "
+            "saved); load it with its plan, or rerun its `supernet train` command (it resumes "
+            "and rewrites the file)"
+        )
+    store = WeightStore({k: tuple(v) for k, v in ck["layout"].items()})
+    try:
+        store.load_state_dict(ck["store"])
+    except RuntimeError as exc:
+        raise UserError(f"{path}: the store does not match its layout ({exc})") from exc
+    return TrainedStore(
+        store=store.eval(),
+        path=path,
+        sha1=file_sha1(path),
+        step=int(ck["step"]),
+        steps=int(ck["meta"]["protocol"]["steps"]),
+        meta=dict(ck["meta"]),
+        cpu_seconds=float(ck["cpu_s"]),
+    )
+
+
 def train_supernet(
     plan: SupernetPlan,
     data: TrainData,
@@ -224,6 +375,9 @@ def train_supernet(
         sampler.load_state_dict(json.loads(ck["sampler"]))
         step, train_s, cpu_s = int(ck["step"]), float(ck["train_seconds"]), float(ck["cpu_s"])
         losses = list(ck["losses"])
+        stale = "layout" not in ck  # written before layouts were saved: rewrite it below
+    else:
+        stale = False
 
     def save() -> None:
         if path is None:
@@ -242,6 +396,8 @@ def train_supernet(
                 "train_seconds": train_s,
                 "cpu_s": cpu_s,
                 "losses": losses,
+                "layout": _layout(store),
+                "meta": {**_meta(plan), "data": data.source},
             },
             tmp,
         )
@@ -281,7 +437,7 @@ def train_supernet(
             save()
             if log is not None:
                 print(f"supernet step {step}/{p.steps} loss {losses[-1][1]:.4f}", file=log)
-    if step > start_step:
+    if step > start_step or stale:
         save()
     return {
         "store": store,
@@ -291,3 +447,37 @@ def train_supernet(
         "cpu_seconds": cpu_s,
         "loss": losses,
     }
+
+
+#: candidates ``check_covers`` samples from a search space
+COVER_SAMPLE = 64
+
+
+def check_covers(trained: TrainedStore, space: SearchSpace, *, min_coverage: float = 0.99,
+                 sample: int = COVER_SAMPLE, seed: int = 0) -> SearchSpace:
+    """``space`` restricted to the store's scale, once ``sample`` of its candidates (drawn with
+    ``seed``) each inherit at least ``min_coverage`` of their weights from the store; else a
+    one-line ``UserError`` naming the first candidate that does not, and what the store covers.
+    A store of another scale is refused (the upsampler's shapes would slice without meaning)."""
+    if not trained.done:
+        raise UserError(
+            f"{trained.path}: the supernet is trained {trained.step} of {trained.steps} steps; "
+            "rerun its `distillnas supernet train` command to finish it"
+        )
+    if trained.scale not in space.scale:
+        raise UserError(
+            f"{trained.path}: the supernet is x{trained.scale}; space {space.name!r} has "
+            f"x{', x'.join(map(str, space.scale))}"
+        )
+    space = replace(space, scale=(trained.scale,))
+    rng = np.random.default_rng(seed)
+    for _ in range(sample):
+        spec = space.sample(rng)
+        coverage = trained.store.inherit(build_network(spec, seed=0))
+        if coverage < min_coverage:
+            raise UserError(
+                f"{trained.path} does not cover space {space.name!r}: {spec.key()} inherits "
+                f"{coverage:.0%} of its weights (the supernet: {trained.describe()}); train one "
+                f"over this space with `distillnas supernet train --space ...`"
+            )
+    return space
