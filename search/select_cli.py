@@ -134,8 +134,12 @@ def _run_select(args: argparse.Namespace) -> int:
     spec = NetSpec.from_json(chosen["spec"] if isinstance(chosen["spec"], str)
                              else json.dumps(chosen["spec"]))
     out = ensure_output_dir(args.out)
-    # a study's proxy may carry its budget ("demo@3steps"); the base protocol trains further
-    proxy = get_protocol(str(attrs.get("proxy") or "quick").split("@")[0])
+    # a study's proxy may carry its budget ("demo@3steps"); the base protocol trains further.
+    # A supernet study's ("supernet-ft-200@SHA1") candidates were fine-tuned from inherited
+    # weights: further training starts from scratch under quick, the supernet's default recipe
+    study_proxy = str(attrs.get("proxy") or "quick")
+    supernet = study_proxy.startswith("supernet-ft")
+    proxy = get_protocol("quick" if supernet else study_proxy.split("@")[0])
     residual = _candidate_residual(run_dir_for(args.storage, args.study), spec.key(),
                                    proxy.residual)
     psnr, ssim, further = chosen.get("psnr_y_db"), chosen.get("ssim_y"), ""
@@ -150,7 +154,9 @@ def _run_select(args: argparse.Namespace) -> int:
         save_outputs(out / "train", result, spec=spec, protocol=protocol)
         state = result.weights
         psnr, ssim = result.psnr_y_db, result.ssim_y
-        further = f", then trained further for {result.steps} steps"
+        residual = protocol.residual  # the exported model is what was trained here
+        further = (f", then trained from scratch for {result.steps} steps under {protocol.name}"
+                   if supernet else f", then trained further for {result.steps} steps")
     else:
         src = _candidate_weights(run_dir_for(args.storage, args.study), spec.key())
         if src is None:
@@ -179,7 +185,7 @@ def _run_select(args: argparse.Namespace) -> int:
     lat = chosen.get("latency_ms")
     card = CARD.format(
         key=spec.key(), study=args.study, storage=args.storage, device=device.name,
-        reason=sel.reason, proxy=proxy.name, further=further,
+        reason=sel.reason, proxy=study_proxy if supernet else proxy.name, further=further,
         psnr=_fmt(psnr, ".3f"), ssim=_fmt(ssim, ".4f"), params=int(chosen["params"]),
         macs=int(chosen["macs"]), input_hw="x".join(map(str, device.input_hw)),
         latency_label=chosen.get("latency_source") or device.latency.method,

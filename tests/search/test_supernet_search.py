@@ -146,6 +146,16 @@ def test_search_scores_candidates_with_the_supernet(stores, tmp_path, capsys) ->
     assert all(np.isfinite(r["psnr_y_db"]) for r in rows)
     saved = next((tmp_path / "s-candidates" / "candidates").glob("*/train.json"))
     assert json.loads(saved.read_text())["supernet_sha1"] == load_store(stores["a"]).sha1
+    # select reads a supernet study: the fine-tuned weights as they are, or trained from scratch
+    sel = ["select", "--study", "s", "--storage", f"journal:///{tmp_path / 's.log'}", "--device",
+           str(stores["device"]), "--quiet", "--json"]
+    assert main([*sel, "--out", str(tmp_path / "m1")]) == 0
+    card = (tmp_path / "m1" / "MODEL_CARD.md").read_text()
+    assert f"proxy `supernet-ft-10@{sha}`" in card and "trained from scratch" not in card
+    assert main([*sel, "--out", str(tmp_path / "m2"), "--train-steps", "3"]) == 0
+    assert "then trained from scratch for 3 steps under quick" in (
+        tmp_path / "m2" / "MODEL_CARD.md").read_text()
+    capsys.readouterr()
     # the same study with another supernet: refused before anything trains
     assert main([*_search(tmp_path / "s.log", stores, "b"), "--trials", "4"]) == 2
     err = capsys.readouterr().err.strip()
