@@ -88,17 +88,22 @@ class WeightStore(nn.Module):
 
     @classmethod
     def for_specs(cls, specs: Iterable[NetSpec], seed: int = 0) -> WeightStore:
-        """A store covering every parameter of ``specs``, initialised from their own init."""
-        nets = [build_network(s, seed=seed + i) for i, s in enumerate(specs)]
+        """A store covering every parameter of ``specs``, initialised from their own init
+        (the smallest net written first, the largest last). Two passes, one net alive at a
+        time: sizing the store to a whole space builds hundreds of wide nets."""
+        specs = list(specs)
         shapes: dict[str, tuple[int, ...]] = {}
-        for net in nets:
+        sizes = []
+        for i, s in enumerate(specs):
+            net = build_network(s, seed=seed + i)
             for name, key in store_keys(net).items():
                 shape = tuple(net.get_parameter(name).shape)
                 old = shapes.get(key, shape)
                 shapes[key] = tuple(max(a, b) for a, b in zip(old, shape, strict=True))
+            sizes.append(count_params(net))
         store = cls(shapes)
-        for net in sorted(nets, key=count_params):
-            store.write(net)
+        for i in sorted(range(len(specs)), key=sizes.__getitem__):
+            store.write(build_network(specs[i], seed=seed + i))
         return store
 
     def tensor(self, key: str) -> nn.Parameter | None:
@@ -156,6 +161,7 @@ class SupernetPlan:
     seed: int = 0
     init_sample: int = 400
     clip_grad_norm: float | None = 1.0
+    cover_space: bool = False
 
     def __post_init__(self) -> None:
         if not self.spaces:
@@ -174,8 +180,22 @@ class SupernetPlan:
             space = replace(space, channels=self.channels)
         return space.sample(rng)
 
+    def cover_specs(self) -> list[NetSpec]:
+        """For ``cover_space``: per space, a chain of its deepest length at its widest width for
+        each block choice, so that the store holds the largest shape every key of the space
+        takes (a sample of ``init_sample`` candidates from a space of millions leaves some
+        wide, deep combinations partly outside it)."""
+        out = []
+        for sp in self.spaces:
+            width = max(self.channels if self.channels is not None else sp.channels)
+            out += [NetSpec("distill", self.scale, (b,) * sp.num_blocks[1], sp.fuse_activation[0])
+                    for b in sp.block_choices(width)]
+        return out
+
     def describe(self) -> dict[str, Any]:
+        cover = {"cover_space": True} if self.cover_space else {}  # old plans: same identity
         return {
+            **cover,
             "spaces": [f"{s.name}@v{s.version}" for s in self.spaces],
             "channels": list(self.channels) if self.channels is not None else None,
             "scale": self.scale,
@@ -359,6 +379,7 @@ def train_supernet(
     p = plan.protocol
     rng = np.random.default_rng([plan.seed, 0x50E7])
     init = [plan.sample(rng) for _ in range(plan.init_sample)]
+    init += plan.cover_specs() if plan.cover_space else []
     dev = torch.device(device)
     store = WeightStore.for_specs(init, seed=plan.seed).to(dev)
     opt = torch.optim.Adam(store.parameters(), lr=p.lr, betas=p.betas)

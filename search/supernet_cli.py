@@ -41,7 +41,8 @@ def _train(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     recipe = supernet_recipe(args.steps, args.recipe, None if args.residual == "none" else
                              "bicubic")
-    plan = SupernetPlan(spaces, recipe, scale=scale, channels=args.channels, seed=args.seed)
+    plan = SupernetPlan(spaces, recipe, scale=scale, channels=args.channels, seed=args.seed,
+                        cover_space=True)
     data = TrainData.for_protocol(recipe, args.data)
     res = train_supernet(plan, data, checkpoint=args.out, hours=args.hours,
                          device=args.train_device, log=None if args.quiet else sys.stderr)

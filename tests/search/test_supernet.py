@@ -126,3 +126,25 @@ def test_a_plan_checks_its_spaces_and_budget() -> None:
         SupernetPlan((load_space("rfdb"),), recipe, scale=5)
     spec = tiny_plan().sample(np.random.default_rng(3))
     assert spec.scale == 2 and {b.channels for b in spec.blocks} <= {8, 12}
+
+
+def test_cover_space_sizes_the_store_to_every_candidate() -> None:
+    """A sampled initialisation leaves wide, deep combinations partly outside the store;
+    ``cover_space`` adds the widest, deepest chain of each block choice, so that every candidate
+    of the space inherits all of its weights."""
+    recipe = replace(get_protocol("quick"), name="t", steps=1, lr_patch=8, batch=2)
+    space = replace(load_space("rfdb"), num_blocks=(1, 3))
+    rng = np.random.default_rng(9)
+    probe = [replace(space, scale=(2,), channels=(8, 12)).sample(rng) for _ in range(40)]
+
+    def worst(cover: bool) -> float:
+        plan = SupernetPlan((space,), recipe, channels=(8, 12), init_sample=3, cover_space=cover)
+        init = [plan.sample(np.random.default_rng([0, 0x50E7])) for _ in range(3)]
+        store = WeightStore.for_specs(init + (plan.cover_specs() if cover else []))
+        return min(store.inherit(build_network(s, seed=0)) for s in probe)
+
+    assert worst(False) < 1.0
+    assert worst(True) == 1.0
+    plain = SupernetPlan((space,), recipe, channels=(8, 12))
+    assert "cover_space" not in plain.describe()  # stores trained before it keep their identity
+    assert replace(plain, cover_space=True).describe()["cover_space"] is True
