@@ -155,6 +155,16 @@ def _run_search(args: argparse.Namespace) -> int:
 
         evaluator = with_latency_table(evaluator, space, ray_dir_for(run_dir, study_name),
                                        quiet=args.quiet)
+    pruner = None
+    if args.prune and evaluator.total_steps:
+        pruner = (ParetoSuccessiveHalving(rungs, eta=eta, min_dominators=dominators) if rungs
+                  else ParetoSuccessiveHalving.for_steps(evaluator.total_steps,
+                                                         evaluator.checkpoint_every, eta=eta,
+                                                         min_dominators=dominators))
+    # a proxy scored only at its last step (the supernet's fine-tune) has no rung to stop at
+    no_rungs = pruner is not None and not pruner.rungs
+    prune = args.prune and not no_rungs
+    pruner = None if no_rungs else pruner
     t0 = time.perf_counter()
     check_budget_reachable(space, budgets, lambda s: evaluator.costs(s, budgets))
     settings = {
@@ -167,18 +177,13 @@ def _run_search(args: argparse.Namespace) -> int:
         "pruner": ("pareto-sh" + (f" rungs {'/'.join(map(str, rungs))}" if rungs else "")
                    + (f" eta {eta:g}" if args.prune_eta is not None else "")
                    + (f" dominators {dominators}" if args.prune_dominators is not None else "")
-                   if args.prune else "none"),
+                   if prune else "none: the proxy has no checkpoint before its last step"
+                   if no_rungs else "none"),
     }
     study = open_study(storage, study_name, directions=[d for _, d in objectives],
                        settings=settings, sampler=sampler)
     if args.seed_zoo and not study.get_trials(deepcopy=False):
         _enqueue_zoo(study, space, budgets, evaluator)
-    pruner = None
-    if args.prune and evaluator.total_steps:
-        pruner = (ParetoSuccessiveHalving(rungs, eta=eta, min_dominators=dominators) if rungs
-                  else ParetoSuccessiveHalving.for_steps(evaluator.total_steps,
-                                                         evaluator.checkpoint_every, eta=eta,
-                                                         min_dominators=dominators))
     trials = args.trials if args.trials is not None else (10**9 if args.minutes else 20)
     if ray_options is None:
         run = SearchRun(study, space, budgets, evaluator, objectives, trials=trials,
@@ -189,7 +194,7 @@ def _run_search(args: argparse.Namespace) -> int:
 
         run = RaySearch(study, space, budgets, evaluator, objectives, trials=trials,
                         ray_dir=ray_dir_for(run_dir, study_name), options=ray_options,
-                        minutes=args.minutes, seed=args.seed, prune=args.prune,
+                        minutes=args.minutes, seed=args.seed, prune=prune,
                         prune_rungs=rungs, prune_eta=eta, prune_dominators=dominators,
                         progress=not args.quiet)
     run.run()

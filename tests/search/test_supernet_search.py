@@ -13,6 +13,7 @@ import torch
 
 from blocks.build import build_network
 from blocks.errors import UserError
+from reports.records import load_study_attrs
 from search.cli import main
 from search.objective import SupernetEvaluator
 from search.proxies import TrainData, get_protocol
@@ -144,6 +145,8 @@ def test_search_scores_candidates_with_the_supernet(stores, tmp_path, capsys) ->
     # repeats itself: a repeated net is recorded as a duplicate, not trained again
     assert {r["proxy"] for r in rows} == {f"supernet-ft-10@{sha}"}
     assert all(np.isfinite(r["psnr_y_db"]) for r in rows)
+    attrs = load_study_attrs(f"journal:///{tmp_path / 's.log'}", "s")
+    assert attrs["pruner"].startswith("none: the proxy has no checkpoint")  # nothing to stop at
     saved = next((tmp_path / "s-candidates" / "candidates").glob("*/train.json"))
     assert json.loads(saved.read_text())["supernet_sha1"] == load_store(stores["a"]).sha1
     # select reads a supernet study: the fine-tuned weights as they are, or trained from scratch
