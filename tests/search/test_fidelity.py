@@ -269,3 +269,20 @@ def test_steps_of_names_the_training_behind_each_reference_score() -> None:
     assert table.steps_of(steps=8000) == {"early-flat": 5000, "live": 8000, "live-long": 8000}
     assert set(table.steps_of(steps=8000)) == set(table.scores(steps=8000))
     assert table.steps_of(["live", "behind"], steps=8000) == {"live": 8000}
+
+
+def test_capacity_adjusted_tau_scores_what_size_does_not_explain() -> None:
+    from search.fidelity import capacity_adjusted_tau
+
+    rng = np.random.default_rng(0)
+    size = np.linspace(4.0, 5.5, 12)
+    quality = rng.normal(0, 0.05, 12)  # what each net is worth beyond its size
+    reference = 0.4 * size + quality
+    out = capacity_adjusted_tau(size, reference, size, n_boot=500)
+    assert abs(out["tau"]) < 1e-9  # parameter count alone explains nothing beyond itself
+    knows = capacity_adjusted_tau(2.0 * size + quality, reference, size, n_boot=500)
+    assert knows["tau"] == pytest.approx(1.0) and knows["ci95"][0] > 0.5
+    inverse = capacity_adjusted_tau(size - quality, reference, size, n_boot=500)
+    assert inverse["tau"] == pytest.approx(-1.0) and inverse["ci95"][1] < -0.5
+    with pytest.raises(ValueError, match=">= 4 items"):
+        capacity_adjusted_tau([1, 2, 3], [1, 2, 3], [1, 2, 3])
