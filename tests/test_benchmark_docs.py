@@ -28,10 +28,11 @@ def test_missing_results_are_reported_as_not_run(make_docs) -> None:
     make_docs.main()
     doc = make_docs.DOC.read_text()
     # search quality, pruning at quick scale, the step-0 prescreen, the pruner on the reference
-    # curves, two proxy fidelities, the held-out one, the supernet and the reference cut short,
-    # latency table, overheads, counters
-    assert doc.count("Not run yet:") == 12
+    # curves, two proxy fidelities, the held-out one, the supernet, the reference cut short, the
+    # supernet in the search, latency table, overheads, counters
+    assert doc.count("Not run yet:") == 13
     assert "benchmarks/reference_prefix.py`" in doc
+    assert "benchmarks/supernet_search.py`" in doc
     assert "benchmarks/pruner_reference_replay.py`" in doc
     assert "benchmarks/prescreen_replay.py`" in doc
     assert "benchmarks/proxy_heldout.py" in doc
@@ -454,3 +455,27 @@ def test_the_reference_prefix_row_names_the_first_step_that_ranks_well_and_its_c
     report["rows"][0] = row(1000, 0.81, 0.01, 110, True, True)
     line, _ = _row(make_docs, "reference_prefix", report, "| 4b5.")
     assert line.endswith("**met** |")
+
+
+def test_the_supernet_search_row_is_judged_on_every_supernet(make_docs) -> None:
+    def sn(tau: float, lo_params: float) -> dict:
+        return {"n": 16, "supernet": {"kendall_tau": tau}, "quick": {"kendall_tau": -0.117},
+                "params_only": {"kendall_tau": 0.667},
+                "vs_quick": {"diff": tau + 0.117, "diff_ci95": [0.07, 1.27]},
+                "vs_params": {"diff": tau - 0.667, "diff_ci95": [lo_params, 0.3]}}
+
+    report = {"ranks": {"supernets": {"0": sn(0.617, -0.4), "1": sn(0.700, -0.26)}},
+              "same_scores": {"max_abs_diff_db": 0.0},
+              "search": {"train_seconds_per_trial": {"median": 25.0}}}
+    line, doc = _row(make_docs, "supernet_search", report, "| 4b6.", "search body")
+    assert "seed 0: 0.617 (quick -0.117, difference +0.734 [+0.070, +1.270]; params-only " \
+        "0.667, difference -0.050 [-0.400, +0.300])" in line
+    assert "25 s per candidate (1 thread)" in line and "exactly" in line
+    assert line.endswith("**missed** |")
+    assert "search body" in doc
+    report["ranks"]["supernets"] = {"0": sn(0.85, 0.01), "1": sn(0.82, 0.02)}
+    line, _ = _row(make_docs, "supernet_search", report, "| 4b6.")
+    assert line.endswith("**met** |")
+    report["ranks"]["supernets"]["1"] = sn(0.82, -0.01)  # one supernet not clearly above
+    line, _ = _row(make_docs, "supernet_search", report, "| 4b6.")
+    assert line.endswith("**missed** |")
