@@ -46,7 +46,7 @@ from blocks.errors import UserError
 from blocks.specs import NetSpec
 from search.proxies import ProxyProtocol, TrainData, get_protocol
 from search.space import SearchSpace
-from search.train import ProxyUpscaler, count_params
+from search.train import ProxyUpscaler, _device, count_params
 
 STORE_FORMAT = "distillnas-supernet/1"
 
@@ -380,7 +380,7 @@ def train_supernet(
     rng = np.random.default_rng([plan.seed, 0x50E7])
     init = [plan.sample(rng) for _ in range(plan.init_sample)]
     init += plan.cover_specs() if plan.cover_space else []
-    dev = torch.device(device)
+    dev = _device(device)
     store = WeightStore.for_specs(init, seed=plan.seed).to(dev)
     opt = torch.optim.Adam(store.parameters(), lr=p.lr, betas=p.betas)
     sampler = data.sampler(plan.scale, p.lr_patch, p.batch, np.random.default_rng([plan.seed, 1]))

@@ -91,6 +91,15 @@ def test_a_loaded_store_is_the_trained_one(tmp_path) -> None:
     assert load_store(tmp_path / "s.pt").sha1  # loads again
 
 
+def test_a_device_torch_cannot_use_is_one_line(stores, tmp_path, capsys) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("this host has a CUDA GPU")
+    argv = ["supernet", "train", "--space", str(stores["space"]), "--recipe", "demo", "--steps",
+            "2", "--quiet", "--train-device", "cuda", "--out", str(tmp_path / "c.pt")]
+    assert main(argv) == 2
+    assert "torch sees no CUDA GPU" in capsys.readouterr().err
+
+
 def test_bad_files_are_one_line_errors(stores, tmp_path) -> None:
     (tmp_path / "junk.pt").write_text("junk")
     with pytest.raises(UserError, match="not a supernet checkpoint"):
