@@ -88,13 +88,19 @@ class DeviceEvaluator:
                        progress=self.progress, report=report)
         if result.status == "complete":
             save_outputs(out, result, spec=spec, protocol=self.protocol, data=self.data)
-        status = {"diverged": "failed"}.get(result.status, result.status)
-        return TrainOutcome(
-            status=status, psnr_y_db=result.psnr_y_db, ssim_y=result.ssim_y, steps=result.steps,
-            train_seconds=result.train_seconds, eval_seconds=result.eval_seconds,
-            message=result.message or (result.status if status == "failed" else ""),
-            curve=tuple((int(s), float(p)) for s, p in result.curve),
-        )
+        return outcome(result)
+
+
+def outcome(result: Any, setup_s: float = 0.0) -> TrainOutcome:
+    """A ``search.train`` result reduced to what a trial record needs; ``setup_s``: scoring
+    time spent before training (counted as training)."""
+    status = {"diverged": "failed"}.get(result.status, result.status)
+    return TrainOutcome(
+        status=status, psnr_y_db=result.psnr_y_db, ssim_y=result.ssim_y, steps=result.steps,
+        train_seconds=result.train_seconds + setup_s, eval_seconds=result.eval_seconds,
+        message=result.message or (result.status if status == "failed" else ""),
+        curve=tuple((int(s), float(p)) for s, p in result.curve),
+    )
 
 
 @functools.lru_cache(maxsize=2)
@@ -151,11 +157,4 @@ class SupernetEvaluator(DeviceEvaluator):
             save_outputs(out, result, spec=spec, protocol=self.protocol, data=self.data,
                          extra={"supernet": str(self.store_path), "supernet_sha1":
                                 self.store_sha1, "coverage": coverage})
-        status = {"diverged": "failed"}.get(result.status, result.status)
-        return TrainOutcome(
-            status=status, psnr_y_db=result.psnr_y_db, ssim_y=result.ssim_y, steps=result.steps,
-            train_seconds=result.train_seconds + setup_s,
-            eval_seconds=result.eval_seconds,
-            message=result.message or (result.status if status == "failed" else ""),
-            curve=tuple((int(s), float(p)) for s, p in result.curve),
-        )
+        return outcome(result, setup_s)
