@@ -207,6 +207,27 @@ def section_reference_replay(headline: list[list[str]]) -> list[str]:
     return [title, "", report_body("pruner_reference_replay"), ""]
 
 
+def section_supernet_replay(headline: list[list[str]]) -> list[str]:
+    """A rung at step 0 under the supernet proxy (pruner_supernet_replay.py): its pre-registered
+    primary judged on the share of random orders that meet issue 5's bar (CPU-s saved)."""
+    title = "## Part 3 under the supernet proxy: a rung at step 0 (replayed)"
+    data = load("pruner_supernet_replay.json")
+    if data is None:
+        return [title, "", *not_run(f"{PY} benchmarks/pruner_supernet_replay.py")]
+    primary = "seed 0, rung 0, eta 3"
+    r = data["settings"][primary]
+    nets = data["sets"]["seed 0"]["nets"]
+    headline.append([
+        f"3l. pruning under the supernet proxy: {primary} (pre-registered; {nets} covered "
+        f"reference nets in {r['orders']} random orders, replayed)",
+        f"{r['share_meeting_bar']:.1%} of the orders meet the goal; CPU-s saved median "
+        f"{r['compute_saved_pct']['50']:.0%}, HV ratio median {r['hv_ratio_pct']['50']:.3f} "
+        f"(5th percentile {r['hv_ratio_pct']['5']:.3f})",
+        ">= 40% at HV >= 0.98 in >= 95% of the orders",
+        met(r["share_meeting_bar"] >= 0.95)])
+    return [title, "", report_body("pruner_supernet_replay"), ""]
+
+
 def section_fidelity(headline: list[list[str]]) -> list[str]:
     out = ["## Part 4: proxy fidelity and latency-table accuracy", ""]
     i4 = load("proxy_fidelity_issue4.json")
@@ -726,6 +747,7 @@ def main() -> None:
     body += section_pruning_replayed("rfdb", "quick", headline)
     body += section_prescreen(headline)
     body += section_reference_replay(headline)
+    body += section_supernet_replay(headline)
     body += section_fidelity(headline)
     body += section_overheads(headline)
     table = ["| part | measured | goal | |", "|---|---|---|---|"]

@@ -29,8 +29,9 @@ def test_missing_results_are_reported_as_not_run(make_docs) -> None:
     doc = make_docs.DOC.read_text()
     # search quality, pruning at quick scale, the step-0 prescreen, the pruner on the reference
     # curves, two proxy fidelities, the held-out one, the supernet, the reference cut short, the
-    # supernet in the search, latency table, overheads, counters
-    assert doc.count("Not run yet:") == 13
+    # supernet in the search, the pruner under the supernet, latency table, overheads, counters
+    assert doc.count("Not run yet:") == 14
+    assert "benchmarks/pruner_supernet_replay.py`" in doc
     assert "benchmarks/reference_prefix.py`" in doc
     assert "benchmarks/supernet_search.py`" in doc
     assert "benchmarks/pruner_reference_replay.py`" in doc
@@ -479,3 +480,21 @@ def test_the_supernet_search_row_is_judged_on_every_supernet(make_docs) -> None:
     report["ranks"]["supernets"]["1"] = sn(0.82, -0.01)  # one supernet not clearly above
     line, _ = _row(make_docs, "supernet_search", report, "| 4b6.")
     assert line.endswith("**missed** |")
+
+
+def test_the_supernet_replay_row_is_judged_on_the_share_of_orders(make_docs) -> None:
+    def setting(share: float) -> dict:
+        return {"orders": 1000, "share_meeting_bar": share,
+                "compute_saved_pct": {"5": 0.5, "50": 0.6, "95": 0.7},
+                "hv_ratio_pct": {"5": 0.95, "50": 0.99, "95": 1.0}}
+
+    report = {"settings": {"seed 0, rung 0, eta 3": setting(0.5)},
+              "sets": {"seed 0": {"nets": 26}}}
+    line, doc = _row(make_docs, "pruner_supernet_replay", report, "| 3l.", "supernet replay")
+    assert "26 covered reference nets in 1000 random orders" in line
+    assert "50.0% of the orders meet the goal; CPU-s saved median 60%, HV ratio median 0.990 " \
+        "(5th percentile 0.950)" in line
+    assert line.endswith("**missed** |") and "supernet replay" in doc
+    report["settings"]["seed 0, rung 0, eta 3"] = setting(0.96)
+    line, _ = _row(make_docs, "pruner_supernet_replay", report, "| 3l.")
+    assert line.endswith("**met** |")
