@@ -61,6 +61,12 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/proxy_supernet.py ensemble --reports benchmarks/results/proxy_supernet_sets,benchmarks/results/proxy_supernet_sets_seed1
 	$(BIN)/python benchmarks/proxy_supernet.py train --residual none
 	$(BIN)/python benchmarks/proxy_supernet.py score --finetune 0,50,200 --residual none
+	$(BIN)/python benchmarks/reference_prefix.py
+	$(BIN)/python benchmarks/pruner_reference_replay.py
+	$(BIN)/distillnas supernet train --space rfdb --scale 2 --steps 5000 --threads 1 \
+		--out benchmarks/results/cache/supernet/cli-rfdb-x2-s5000-seed0.pt
+	$(BIN)/python benchmarks/supernet_search.py
+	$(BIN)/python benchmarks/pruner_supernet_replay.py
 	$(BIN)/python benchmarks/latency_table.py
 	$(BIN)/python benchmarks/profile_counters.py
 	$(BIN)/python benchmarks/search_overheads.py
