@@ -97,13 +97,11 @@ def measure_costs(nets: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     from supernet_search import store_for_search
 
     from search.objective import SupernetEvaluator
-    from search.proxies import ProxyProtocol, TrainData
-    from search.supernet import finetune_protocol
+    from search.proxies import TrainData
 
     torch.set_num_threads(1)
     trained = store_for_search()
-    protocol = finetune_protocol(FINAL, trained.residual, None,
-                                 base=ProxyProtocol.from_dict(trained.meta["protocol"]))
+    protocol = trained.finetune(FINAL)
     data = TrainData.for_protocol(protocol)
     work = RESULTS / "cache" / "pruner_supernet_replay"
     ev = SupernetEvaluator(None, protocol, data, work, threads=1, store_path=trained.path,

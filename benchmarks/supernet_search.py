@@ -59,13 +59,8 @@ from search.fidelity import (  # noqa: E402
     rank_report,
 )
 from search.objective import SupernetEvaluator  # noqa: E402
-from search.proxies import ProxyProtocol, TrainData  # noqa: E402
-from search.supernet import (  # noqa: E402
-    FINETUNE_STEPS,
-    finetune_protocol,
-    load_store,
-    train_supernet,
-)
+from search.proxies import TrainData  # noqa: E402
+from search.supernet import FINETUNE_STEPS, load_store, train_supernet  # noqa: E402
 
 STEPS = 15000
 #: part 3's supernet: distillnas supernet train --space rfdb --scale 2 --steps 5000 --out <this>
@@ -91,8 +86,7 @@ def store_for_search() -> Any:
 def same_scores(trained: Any, n: int, threads: int) -> dict[str, Any]:
     """Part 1: the search's evaluator against the benchmark's stored Set5 scores."""
     stored = json.loads((RESULTS / SUPERNET_REPORTS[0]).read_text())["sets"]["calibration"]
-    recipe = ProxyProtocol.from_dict(trained.meta["protocol"])
-    protocol = finetune_protocol(FINETUNE_STEPS, trained.residual, None, base=recipe)
+    protocol = trained.finetune(FINETUNE_STEPS)
     ev = SupernetEvaluator(None, protocol, TrainData.for_protocol(protocol), WORK / "same",
                            threads=threads, store_path=trained.path, store_sha1=trained.sha1)
     archs = dict(issue8_architectures(2))

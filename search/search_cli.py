@@ -214,8 +214,8 @@ def _supernet_evaluator(args: argparse.Namespace, space: Any, device: Any,
     """``--proxy supernet --supernet FILE``: the space restricted to the store's scale (once the
     store is checked to cover it) and the evaluator that inherits, fine-tunes and scores."""
     from search.objective import SupernetEvaluator
-    from search.proxies import ProxyProtocol, TrainData
-    from search.supernet import FINETUNE_STEPS, check_covers, finetune_protocol, load_store
+    from search.proxies import TrainData
+    from search.supernet import FINETUNE_STEPS, check_covers, load_store
 
     if args.proxy != "supernet":
         raise UserError(f"--supernet FILE goes with --proxy supernet, not --proxy {args.proxy}")
@@ -231,8 +231,7 @@ def _supernet_evaluator(args: argparse.Namespace, space: Any, device: Any,
         print(f"--proxy supernet: the supernet is x{trained.scale}, so the search samples "
               f"x{trained.scale} only (space {space.name!r} has x"
               f"{', x'.join(map(str, space.scale))})", file=sys.stderr)
-    recipe = ProxyProtocol.from_dict(trained.meta["protocol"])
-    protocol = finetune_protocol(steps, trained.residual, None, base=recipe)
+    protocol = trained.finetune(steps)
     data = TrainData.for_protocol(protocol, args.data)
     evaluator = SupernetEvaluator(device, protocol, data, run_dir,
                                   train_device=args.train_device, threads=args.threads,

@@ -314,6 +314,13 @@ class TrainedStore:
     def residual(self) -> str | None:
         return self.meta["protocol"].get("residual")
 
+    def finetune(self, steps: int = FINETUNE_STEPS) -> ProxyProtocol:
+        """How a candidate is scored from this store: ``finetune_protocol`` on the recipe the
+        store was trained with (its data, patch, batch and residual), scored on its final
+        sets."""
+        return finetune_protocol(steps, self.residual, None,
+                                 base=ProxyProtocol.from_dict(self.meta["protocol"]))
+
     def describe(self) -> str:
         spaces = ", ".join(f"{s['name']}@{s['version_hash']}" for s in self.meta["spaces"])
         widths = self.meta["channels"] or "the spaces' own widths"
@@ -323,7 +330,8 @@ class TrainedStore:
 def load_store(path: str | Path) -> TrainedStore:
     """Read a supernet checkpoint for scoring; one-line ``UserError`` when it is missing, not a
     supernet, or written without its layout (before the store's shapes were saved with it)."""
-    from search.fidelity import file_sha1
+    import hashlib
+    import io
 
     path = Path(path)
     if not path.is_file():
@@ -331,8 +339,9 @@ def load_store(path: str | Path) -> TrainedStore:
             f"{path}: no supernet file; train one with "
             f"`distillnas supernet train --space NAME --out {path}`"
         )
+    raw = path.read_bytes()  # read once: hashed and loaded
     try:
-        ck = torch.load(path, map_location="cpu", weights_only=True)
+        ck = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable file becomes one line
         raise UserError(
             f"{path}: not a supernet checkpoint (torch.load failed: {type(exc).__name__})"
@@ -353,7 +362,7 @@ def load_store(path: str | Path) -> TrainedStore:
     return TrainedStore(
         store=store.eval(),
         path=path,
-        sha1=file_sha1(path),
+        sha1=hashlib.sha1(raw).hexdigest(),
         step=int(ck["step"]),
         steps=int(ck["meta"]["protocol"]["steps"]),
         meta=dict(ck["meta"]),

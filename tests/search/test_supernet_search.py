@@ -21,7 +21,6 @@ from search.space import load_space
 from search.supernet import (
     SupernetPlan,
     check_covers,
-    finetune_protocol,
     load_store,
     train_supernet,
 )
@@ -206,8 +205,8 @@ def test_the_inherited_weights_are_what_is_fine_tuned(stores, tmp_path) -> None:
     t = load_store(stores["a"])
     space = check_covers(t, load_space(stores["space"]))
     spec = space.sample(np.random.default_rng(5))
-    recipe = replace(get_protocol("demo"), name="supernet")
-    protocol = finetune_protocol(5, t.residual, None, base=recipe)
+    protocol = t.finetune(5)
+    assert protocol.train_data == "embedded" and protocol.steps == 5  # the store's recipe
     data = TrainData.embedded()
     ev = SupernetEvaluator(
         None, protocol, data, tmp_path, threads=1, store_path=t.path, store_sha1=t.sha1
