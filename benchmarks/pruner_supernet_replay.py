@@ -213,7 +213,9 @@ def main(argv: list[str] | None = None) -> int:
         costs = old.get("costs") if not args.remeasure else None
         if costs is None:
             costs = measure_costs(load_nets(REPORTS["seed 0"]))
-        report = {"orders": args.orders, "seed": args.seed, "costs": costs,
+        report = {"orders": args.orders, "seed": args.seed, "primary": PRIMARY,
+                  "bar": {"compute_saved": SAVED, "hv": HV_KEPT, "share_of_orders": ORDERS_MET},
+                  "costs": costs,
                   **run(args.orders, args.seed, costs),
                   "command": " ".join(["benchmarks/pruner_supernet_replay.py", *argv])}
     except (UserError, FileNotFoundError, ValueError, KeyError) as exc:

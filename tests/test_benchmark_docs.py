@@ -488,7 +488,8 @@ def test_the_supernet_replay_row_is_judged_on_the_share_of_orders(make_docs) -> 
                 "compute_saved_pct": {"5": 0.5, "50": 0.6, "95": 0.7},
                 "hv_ratio_pct": {"5": 0.95, "50": 0.99, "95": 1.0}}
 
-    report = {"settings": {"seed 0, rung 0, eta 3": setting(0.5)},
+    report = {"primary": "seed 0, rung 0, eta 3", "bar": {"share_of_orders": 0.95},
+              "settings": {"seed 0, rung 0, eta 3": setting(0.5)},
               "sets": {"seed 0": {"nets": 26}}}
     line, doc = _row(make_docs, "pruner_supernet_replay", report, "| 3l.", "supernet replay")
     assert "26 covered reference nets in 1000 random orders" in line
