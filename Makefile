@@ -67,6 +67,9 @@ bench: $(TEST_STAMP)
 		--out benchmarks/results/cache/supernet/cli-rfdb-x2-s5000-seed0.pt
 	$(BIN)/python benchmarks/supernet_search.py
 	$(BIN)/python benchmarks/pruner_supernet_replay.py
+	$(BIN)/python benchmarks/pruner_supernet_rungs.py measure --seed 0
+	$(BIN)/python benchmarks/pruner_supernet_rungs.py measure --seed 1
+	$(BIN)/python benchmarks/pruner_supernet_rungs.py replay
 	$(BIN)/python benchmarks/latency_table.py
 	$(BIN)/python benchmarks/profile_counters.py
 	$(BIN)/python benchmarks/search_overheads.py

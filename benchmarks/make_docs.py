@@ -215,19 +215,35 @@ def section_reference_replay(headline: list[list[str]]) -> list[str]:
     return [title, "", report_body("pruner_reference_replay"), ""]
 
 
-def section_supernet_replay(headline: list[list[str]]) -> list[str]:
-    """A rung at step 0 under the supernet proxy (pruner_supernet_replay.py): its pre-registered
-    primary judged on the share of random orders that meet issue 5's bar (CPU-s saved)."""
-    title = "## Part 3 under the supernet proxy: a rung at step 0 (replayed)"
-    data = load("pruner_supernet_replay.json")
+def supernet_orders_section(headline: list[list[str]], stem: str, title: str, row: str,
+                            command: str) -> list[str]:
+    """A pre-registered pruner replay under the supernet proxy: its primary judged on the
+    share of random orders that meet issue 5's bar (CPU-s saved); ``row`` starts the label."""
+    data = load(f"{stem}.json")
     if data is None:
-        return [title, "", *not_run(f"{PY} benchmarks/pruner_supernet_replay.py")]
+        return [title, "", *not_run(f"{PY} {command}")]
     r = data["settings"][data["primary"]]
     nets = data["sets"]["seed 0"]["nets"]
     headline.append(orders_row(
-        f"3l. pruning under the supernet proxy: {data['primary']} (pre-registered; {nets} "
-        f"covered reference nets in {r['orders']} random orders, replayed)", data, r, "CPU-s"))
-    return [title, "", report_body("pruner_supernet_replay"), ""]
+        f"{row}: {data['primary']} (pre-registered; {nets} covered reference nets in "
+        f"{r['orders']} random orders, replayed)", data, r, "CPU-s"))
+    return [title, "", report_body(stem), ""]
+
+
+def section_supernet_replay(headline: list[list[str]]) -> list[str]:
+    """A rung at step 0 under the supernet proxy (pruner_supernet_replay.py)."""
+    return supernet_orders_section(
+        headline, "pruner_supernet_replay",
+        "## Part 3 under the supernet proxy: a rung at step 0 (replayed)",
+        "3l. pruning under the supernet proxy", "benchmarks/pruner_supernet_replay.py")
+
+
+def section_supernet_rungs(headline: list[list[str]]) -> list[str]:
+    """A rung inside the supernet proxy's fine-tune (pruner_supernet_rungs.py)."""
+    return supernet_orders_section(
+        headline, "pruner_supernet_rungs",
+        "## Part 3 under the supernet proxy: a rung inside the fine-tune (measured, replayed)",
+        "3m. pruning inside the supernet fine-tune", "benchmarks/pruner_supernet_rungs.py measure")
 
 
 def section_fidelity(headline: list[list[str]]) -> list[str]:
@@ -750,6 +766,7 @@ def main() -> None:
     body += section_prescreen(headline)
     body += section_reference_replay(headline)
     body += section_supernet_replay(headline)
+    body += section_supernet_rungs(headline)
     body += section_fidelity(headline)
     body += section_overheads(headline)
     table = ["| part | measured | goal | |", "|---|---|---|---|"]

@@ -29,8 +29,10 @@ def test_missing_results_are_reported_as_not_run(make_docs) -> None:
     doc = make_docs.DOC.read_text()
     # search quality, pruning at quick scale, the step-0 prescreen, the pruner on the reference
     # curves, two proxy fidelities, the held-out one, the supernet, the reference cut short, the
-    # supernet in the search, the pruner under the supernet, latency table, overheads, counters
-    assert doc.count("Not run yet:") == 14
+    # supernet in the search, the pruner under the supernet (step 0, inside the fine-tune),
+    # latency table, overheads, counters
+    assert doc.count("Not run yet:") == 15
+    assert "benchmarks/pruner_supernet_rungs.py measure`" in doc
     assert "benchmarks/pruner_supernet_replay.py`" in doc
     assert "benchmarks/reference_prefix.py`" in doc
     assert "benchmarks/supernet_search.py`" in doc
@@ -498,4 +500,23 @@ def test_the_supernet_replay_row_is_judged_on_the_share_of_orders(make_docs) -> 
     assert line.endswith("**missed** |") and "supernet replay" in doc
     report["settings"]["seed 0, rung 0, eta 3"] = setting(0.96)
     line, _ = _row(make_docs, "pruner_supernet_replay", report, "| 3l.")
+    assert line.endswith("**met** |")
+
+
+def test_the_supernet_rungs_row_is_judged_on_its_primary(make_docs) -> None:
+    def setting(share: float) -> dict:
+        return {"orders": 1000, "share_meeting_bar": share,
+                "compute_saved_pct": {"5": 0.3, "50": 0.42, "95": 0.55},
+                "hv_ratio_pct": {"5": 0.952, "50": 0.965, "95": 1.0}}
+
+    report = {"primary": "seed 0, rung 20, eta 4", "bar": {"share_of_orders": 0.95},
+              "settings": {"seed 0, rung 20, eta 4": setting(0.153),
+                           "seed 1, rung 20, eta 4": setting(0.99)},
+              "sets": {"seed 0": {"nets": 26}}}
+    line, doc = _row(make_docs, "pruner_supernet_rungs", report, "| 3m.", "rungs replay")
+    assert "3m. pruning inside the supernet fine-tune: seed 0, rung 20, eta 4" in line
+    assert "15.3% of the orders meet the goal; CPU-s saved median 42%" in line
+    assert line.endswith("**missed** |") and "rungs replay" in doc  # a secondary does not count
+    report["settings"]["seed 0, rung 20, eta 4"] = setting(0.95)
+    line, _ = _row(make_docs, "pruner_supernet_rungs", report, "| 3m.")
     assert line.endswith("**met** |")
