@@ -57,6 +57,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from proxy_fidelity import write_report  # noqa: E402
 from pruner_reference_replay import summarise  # noqa: E402
 from pruner_supernet_replay import REPORTS, load_nets  # noqa: E402
 from search_quality import front, reference_point, stops_outcome  # noqa: E402
@@ -235,10 +236,7 @@ def replay_main(args: argparse.Namespace, argv: list[str]) -> int:
                                 for q in (5, 50, 95)}
         report["settings"][label] = s
     report["command"] = " ".join(["benchmarks/pruner_supernet_rungs.py", *argv])
-    stem = Path(args.out)
-    stem.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
-    stem.with_suffix(".md").write_text(render(report))
-    print(f"wrote {stem.with_suffix('.md')}")
+    print(f"wrote {write_report(Path(args.out), report, render)}")
     return 0
 
 
