@@ -70,6 +70,9 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/pruner_supernet_rungs.py measure --seed 0
 	$(BIN)/python benchmarks/pruner_supernet_rungs.py measure --seed 1
 	$(BIN)/python benchmarks/pruner_supernet_rungs.py replay
+	$(BIN)/python benchmarks/proxy_supernet_finish.py measure --seed 0
+	$(BIN)/python benchmarks/proxy_supernet_finish.py measure --seed 1
+	$(BIN)/python benchmarks/proxy_supernet_finish.py rank
 	$(BIN)/python benchmarks/latency_table.py
 	$(BIN)/python benchmarks/profile_counters.py
 	$(BIN)/python benchmarks/search_overheads.py

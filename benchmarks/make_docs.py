@@ -316,6 +316,7 @@ def section_fidelity(headline: list[list[str]]) -> list[str]:
     out += section_supernet(headline)
     out += section_reference_prefix(headline)
     out += section_supernet_search(headline)
+    out += section_supernet_finish(headline)
     out += section_latency_table(headline)
     return out
 
@@ -532,6 +533,31 @@ def section_supernet_search(headline: list[list[str]]) -> list[str]:
         met(all(r["supernet"]["kendall_tau"] >= 0.8 and r["vs_params"]["diff_ci95"][0] > 0
                 for r in sns.values()) and per_trial <= 120)])
     return [title, "", report_body("supernet_search"), ""]
+
+
+def section_supernet_finish(headline: list[list[str]]) -> list[str]:
+    """How the supernet fine-tune ends (proxy_supernet_finish.py): its pre-registered primary
+    judged on issue 8's goal."""
+    title = "### Proxy fidelity, issue 8: how the supernet fine-tune ends"
+    data = load("proxy_supernet_finish.json")
+    if data is None:
+        return [title, "", *not_run(f"{PY} benchmarks/proxy_supernet_finish.py measure")]
+    p = data["primary"]
+    r = next(x for x in data["rows"]
+             if (x["ending"], x["supernet_seed"]) == (p["ending"], p["supernet_seed"]))
+    const = next(x for x in data["rows"]
+                 if (x["ending"], x["supernet_seed"]) == ("constant", p["supernet_seed"]))
+    ci, cc = r["vs_params_ci95"], r["vs_constant_ci95"]
+    headline.append([
+        f"4b7. supernet fine-tune ending in a {p['ending']} decay, seed-{p['supernet_seed']} "
+        f"supernet (pre-registered; {data['n_architectures']} covered reference nets)",
+        f"Kendall tau {r['kendall_tau']:.3f} (constant lr {const['kendall_tau']:.3f}, "
+        f"difference {r['vs_constant_diff']:+.3f} [{cc[0]:+.3f}, {cc[1]:+.3f}]; params-only "
+        f"difference {r['vs_params_diff']:+.3f} [{ci[0]:+.3f}, {ci[1]:+.3f}]), "
+        f"{r['cpu_s_amortised']:.0f} CPU-s per candidate",
+        ">= 0.8, clearly above params-only, <= 120 CPU-s",
+        met(data["verdict"] == "met")])
+    return [title, "", report_body("proxy_supernet_finish"), ""]
 
 
 def section_supernet(headline: list[list[str]]) -> list[str]:

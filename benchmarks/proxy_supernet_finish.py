@@ -55,6 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from proxy_fidelity import write_report  # noqa: E402
 from pruner_supernet_replay import REPORTS, load_nets  # noqa: E402
 from pruner_supernet_rungs import FINAL, measurement_path, the_store  # noqa: E402
 
@@ -142,7 +143,15 @@ def load_seed(seed: int) -> dict[str, Any]:
 
 
 def rank_main(args: argparse.Namespace, argv: list[str]) -> int:
-    seeds = {s: load_seed(s) for s in (0, 1)}
+    report = rank({s: load_seed(s) for s in (0, 1)})
+    report["command"] = " ".join(["benchmarks/proxy_supernet_finish.py", *argv])
+    print(f"wrote {write_report(Path(args.out), report, render)}")
+    return 0
+
+
+def rank(seeds: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """Each supernet's endings (and params-only) against the reference, the goal's verdict on
+    the primary, and the supernets' agreement per ending (``seeds``: as ``load_seed``)."""
     labels = list(seeds[0]["nets"])
     if sorted(labels) != sorted(seeds[1]["nets"]):
         raise ValueError("the two supernets cover different nets")
@@ -181,12 +190,7 @@ def rank_main(args: argparse.Namespace, argv: list[str]) -> int:
     prim = next(r for r in report["rows"]
                 if (r["ending"], r["supernet_seed"]) == PRIMARY)
     report["verdict"] = "met" if prim["meets_goal"] else "missed"
-    report["command"] = " ".join(["benchmarks/proxy_supernet_finish.py", *argv])
-    stem = Path(args.out)
-    stem.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
-    stem.with_suffix(".md").write_text(render(report))
-    print(f"wrote {stem.with_suffix('.md')}")
-    return 0
+    return report
 
 
 def render(report: dict[str, Any]) -> str:

@@ -159,7 +159,8 @@ def real_search(path: Path, trials: int, threads: int) -> dict[str, Any]:
     (WORK / "search").mkdir(parents=True)
     storage = f"journal:///{WORK / 'search' / 'study.log'}"
     args = ["search", "--space", SEARCH_SPACE, "--proxy", "supernet",
-            "--supernet", str(trained.path.relative_to(ROOT)), "--trials", str(trials),
+            "--supernet", str(trained.path.relative_to(ROOT)), "--finetune-schedule",
+            "constant", "--trials", str(trials),  # the proxy this benchmark measured
             "--objectives", "psnr,macs", "--sampler", "tpe", "--seed", "0", "--threads",
             str(threads), "--study", "supernet-search", "--storage", storage, "--quiet"]
     t0 = time.perf_counter()

@@ -134,6 +134,9 @@ def _run_search(args: argparse.Namespace) -> int:
     study_name = args.study or f"{space.name}-{device.name}"
     storage = args.storage or default_storage(study_name)
     run_dir = run_dir_for(storage, study_name)
+    if args.finetune_schedule and args.proxy != "supernet":
+        raise UserError("--finetune-schedule sets the supernet proxy's fine-tune: it goes with "
+                        "--proxy supernet")
     if args.proxy == "supernet" or args.supernet:
         space, evaluator = _supernet_evaluator(args, space, device, run_dir)
         protocol, data = evaluator.protocol, evaluator.data
@@ -215,7 +218,12 @@ def _supernet_evaluator(args: argparse.Namespace, space: Any, device: Any,
     store is checked to cover it) and the evaluator that inherits, fine-tunes and scores."""
     from search.objective import SupernetEvaluator
     from search.proxies import TrainData
-    from search.supernet import FINETUNE_STEPS, check_covers, load_store
+    from search.supernet import (
+        DEFAULT_FINETUNE_SCHEDULE,
+        FINETUNE_STEPS,
+        check_covers,
+        load_store,
+    )
 
     if args.proxy != "supernet":
         raise UserError(f"--supernet FILE goes with --proxy supernet, not --proxy {args.proxy}")
@@ -231,7 +239,7 @@ def _supernet_evaluator(args: argparse.Namespace, space: Any, device: Any,
         print(f"--proxy supernet: the supernet is x{trained.scale}, so the search samples "
               f"x{trained.scale} only (space {space.name!r} has x"
               f"{', x'.join(map(str, space.scale))})", file=sys.stderr)
-    protocol = trained.finetune(steps)
+    protocol = trained.finetune(steps, args.finetune_schedule or DEFAULT_FINETUNE_SCHEDULE)
     data = TrainData.for_protocol(protocol, args.data)
     evaluator = SupernetEvaluator(device, protocol, data, run_dir,
                                   train_device=args.train_device, threads=args.threads,
@@ -313,6 +321,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with --proxy supernet: a store from `distillnas supernet train`; each "
                    "candidate inherits its weights and is fine-tuned --steps-per-trial steps "
                    "(default 200)")
+    p.add_argument("--finetune-schedule", choices=("cosine", "constant"),
+                   help="with --proxy supernet: the fine-tune's lr, 5e-4 decayed to 0 by a "
+                   "cosine (default) or held constant (the proxy of studies made before the "
+                   "cosine became the default: resume those with it)")
     p.add_argument("--steps-per-trial", type=int, metavar="N",
                    help="override the proxy's training steps per candidate")
     p.add_argument("--storage", help="journal:///PATH (default runs/STUDY/study.log), "

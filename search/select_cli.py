@@ -135,7 +135,7 @@ def _run_select(args: argparse.Namespace) -> int:
                              else json.dumps(chosen["spec"]))
     out = ensure_output_dir(args.out)
     # a study's proxy may carry its budget ("demo@3steps"); the base protocol trains further.
-    # A supernet study's ("supernet-ft-200@SHA1") candidates were fine-tuned from inherited
+    # A supernet study's ("supernet-ft-200-cos@SHA1") candidates were fine-tuned from inherited
     # weights: further training starts from scratch under quick, the supernet's default recipe
     study_proxy = str(attrs.get("proxy") or "quick")
     supernet = study_proxy.startswith("supernet-ft")

@@ -29,9 +29,11 @@ def test_missing_results_are_reported_as_not_run(make_docs) -> None:
     doc = make_docs.DOC.read_text()
     # search quality, pruning at quick scale, the step-0 prescreen, the pruner on the reference
     # curves, two proxy fidelities, the held-out one, the supernet, the reference cut short, the
-    # supernet in the search, the pruner under the supernet (step 0, inside the fine-tune),
+    # supernet in the search, its fine-tune's ending, the pruner under the supernet (step 0,
+    # inside the fine-tune),
     # latency table, overheads, counters
-    assert doc.count("Not run yet:") == 15
+    assert doc.count("Not run yet:") == 16
+    assert "benchmarks/proxy_supernet_finish.py measure`" in doc
     assert "benchmarks/pruner_supernet_rungs.py measure`" in doc
     assert "benchmarks/pruner_supernet_replay.py`" in doc
     assert "benchmarks/reference_prefix.py`" in doc
@@ -519,4 +521,23 @@ def test_the_supernet_rungs_row_is_judged_on_its_primary(make_docs) -> None:
     assert line.endswith("**missed** |") and "rungs replay" in doc  # a secondary does not count
     report["settings"]["seed 0, rung 20, eta 4"] = setting(0.95)
     line, _ = _row(make_docs, "pruner_supernet_rungs", report, "| 3m.")
+    assert line.endswith("**met** |")
+
+
+def test_the_supernet_finish_row_is_judged_on_the_reports_verdict(make_docs) -> None:
+    def row(ending: str, tau: float) -> dict:
+        return {"supernet_seed": 0, "ending": ending, "kendall_tau": tau,
+                "vs_params_diff": tau - 0.72, "vs_params_ci95": [-0.1, 0.2],
+                "vs_constant_diff": tau - 0.63, "vs_constant_ci95": [-0.05, 0.3],
+                "cpu_s_amortised": 25.4}
+
+    report = {"primary": {"ending": "cosine", "supernet_seed": 0}, "n_architectures": 26,
+              "rows": [row("constant", 0.63), row("cosine", 0.70)], "verdict": "missed"}
+    line, doc = _row(make_docs, "proxy_supernet_finish", report, "| 4b7.", "finish body")
+    assert "4b7. supernet fine-tune ending in a cosine decay, seed-0 supernet" in line
+    assert "Kendall tau 0.700 (constant lr 0.630, difference +0.070 [-0.050, +0.300]; " \
+        "params-only difference -0.020 [-0.100, +0.200]), 25 CPU-s per candidate" in line
+    assert line.endswith("**missed** |") and "finish body" in doc
+    report["verdict"] = "met"
+    line, _ = _row(make_docs, "proxy_supernet_finish", report, "| 4b7.")
     assert line.endswith("**met** |")

@@ -151,7 +151,7 @@ def test_search_scores_candidates_with_the_supernet(stores, tmp_path, capsys) ->
     sha = load_store(stores["a"]).sha1[:8]
     assert len(rows) == 3 and all(r["state"] == "complete" for r in rows)  # the tiny space
     # repeats itself: a repeated net is recorded as a duplicate, not trained again
-    assert {r["proxy"] for r in rows} == {f"supernet-ft-10@{sha}"}
+    assert {r["proxy"] for r in rows} == {f"supernet-ft-10-cos@{sha}"}  # the cosine: default
     assert all(np.isfinite(r["psnr_y_db"]) for r in rows)
     attrs = load_study_attrs(f"journal:///{tmp_path / 's.log'}", "s")
     assert attrs["pruner"].startswith("none: the proxy has no checkpoint")  # nothing to stop at
@@ -162,7 +162,7 @@ def test_search_scores_candidates_with_the_supernet(stores, tmp_path, capsys) ->
            str(stores["device"]), "--quiet", "--json"]
     assert main([*sel, "--out", str(tmp_path / "m1")]) == 0
     card = (tmp_path / "m1" / "MODEL_CARD.md").read_text()
-    assert f"proxy `supernet-ft-10@{sha}`" in card and "trained from scratch" not in card
+    assert f"proxy `supernet-ft-10-cos@{sha}`" in card and "trained from scratch" not in card
     assert main([*sel, "--out", str(tmp_path / "m2"), "--train-steps", "3"]) == 0
     assert "then trained from scratch for 3 steps under quick" in (
         tmp_path / "m2" / "MODEL_CARD.md").read_text()
@@ -171,6 +171,14 @@ def test_search_scores_candidates_with_the_supernet(stores, tmp_path, capsys) ->
     assert main([*_search(tmp_path / "s.log", stores, "b"), "--trials", "4"]) == 2
     err = capsys.readouterr().err.strip()
     assert "was created with proxy=" in err and len(err.splitlines()) == 1
+    # nor does it mix the two fine-tune schedules; a study of constant lr resumes with its flag
+    assert main([*_search(tmp_path / "s.log", stores, "a"), "--trials", "4",
+                 "--finetune-schedule", "constant"]) == 2
+    assert "was created with proxy=" in capsys.readouterr().err
+    assert main([*_search(tmp_path / "c.log", stores, "a"), "--trials", "1", "--json",
+                 "--finetune-schedule", "constant", "--study", "c"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["proxy"] for r in rows} == {f"supernet-ft-10@{sha}"}
 
 
 @pytest.mark.parametrize(
@@ -178,6 +186,7 @@ def test_search_scores_candidates_with_the_supernet(stores, tmp_path, capsys) ->
     [
         (["--proxy", "supernet"], "needs --supernet FILE"),
         (["--supernet", "x.pt"], "goes with --proxy supernet"),
+        (["--finetune-schedule", "constant"], "it goes with --proxy supernet"),
     ],
 )
 def test_supernet_flags_go_together(tmp_path, capsys, args, message) -> None:
@@ -267,5 +276,5 @@ def test_ray_workers_score_with_the_supernet(stores, tmp_path) -> None:
     rows = [r for r in json.loads(proc.stdout) if r["duplicate_of"] is None]
     sha = load_store(stores["a"]).sha1[:8]
     assert len(rows) == 2 and all(r["state"] == "complete" for r in rows)
-    assert {r["proxy"] for r in rows} == {f"supernet-ft-10@{sha}"}
+    assert {r["proxy"] for r in rows} == {f"supernet-ft-10-cos@{sha}"}
     assert all(np.isfinite(r["psnr_y_db"]) for r in rows)
