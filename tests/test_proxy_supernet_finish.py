@@ -36,7 +36,8 @@ def _seed(order: list[float], cpu: float) -> dict:
         nets[f"n{i}"] = {"params": float(1000 * (12 - i)), "reference": 30.0 + i,
                          "constant": {"psnr_y_db": -float(i), "cpu_s": cpu},
                          "cosine": {"psnr_y_db": float(i), "cpu_s": cpu},
-                         "ema": {"psnr_y_db": order[i], "cpu_s": cpu}}
+                         "ema": {"psnr_y_db": order[i], "cpu_s": cpu},
+                         "cosine400": {"psnr_y_db": order[i], "cpu_s": 2 * cpu}}
     return {"nets": nets, "supernet_cpu_s": 3000.0}
 
 
@@ -50,6 +51,7 @@ def test_the_primary_meets_the_goal_only_above_params_and_within_the_cpu_budget(
     assert row[("cosine", 0)]["cpu_s_amortised"] == pytest.approx(23.0)  # 20 + 3000 / 1000
     assert row[("cosine", 0)]["vs_constant_diff"] == pytest.approx(2.0)
     assert report["verdict"] == "met" and report["agreement"]["ema"] == pytest.approx(1.0)
+    assert row[("cosine400", 0)]["cpu_s_amortised"] == pytest.approx(43.0)
     slow = bench.rank({0: _seed(shuffled, 118.0), 1: _seed(shuffled, 20.0)})
     assert slow["verdict"] == "missed"  # 118 + 3 CPU-s > 120
     report["command"] = "benchmarks/proxy_supernet_finish.py rank"
