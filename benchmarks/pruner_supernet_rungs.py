@@ -59,7 +59,14 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from proxy_fidelity import write_report  # noqa: E402
 from pruner_reference_replay import summarise  # noqa: E402
-from pruner_supernet_replay import REPORTS, load_nets  # noqa: E402
+from pruner_supernet_replay import (  # noqa: E402 - the same bar as the step-0 replay
+    HV_KEPT,
+    ORDERS_MET,
+    REPORTS,
+    SAVED,
+    load_nets,
+    verdict,
+)
 from search_quality import front, reference_point, stops_outcome  # noqa: E402
 
 from blocks.build import build_network  # noqa: E402
@@ -73,7 +80,6 @@ from search.train import ProxyUpscaler, train  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results"
 FINAL, EVERY = 200, 10
 PRIMARY = "seed 0, rung 20, eta 4"
-HV_KEPT, SAVED, ORDERS_MET = 0.98, 0.40, 0.95
 
 
 def settings() -> dict[str, tuple[int, ParetoSuccessiveHalving]]:
@@ -238,10 +244,6 @@ def replay_main(args: argparse.Namespace, argv: list[str]) -> int:
     report["command"] = " ".join(["benchmarks/pruner_supernet_rungs.py", *argv])
     print(f"wrote {write_report(Path(args.out), report, render)}")
     return 0
-
-
-def verdict(share: float) -> str:
-    return "**met**" if share >= ORDERS_MET else "**missed**"
 
 
 def render(report: dict[str, Any]) -> str:
