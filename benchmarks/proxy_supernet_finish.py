@@ -62,7 +62,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from proxy_fidelity import write_report  # noqa: E402
 from pruner_supernet_replay import REPORTS, load_nets  # noqa: E402
-from pruner_supernet_rungs import FINAL, measurement_path, the_store  # noqa: E402
+from pruner_supernet_rungs import FINAL, measurement_path  # noqa: E402
+from supernet_search import store_for_search  # noqa: E402
 
 from blocks.build import build_network  # noqa: E402
 from blocks.errors import UserError  # noqa: E402
@@ -101,7 +102,7 @@ def measure_main(args: argparse.Namespace) -> int:
     from search.proxies import TrainData
 
     torch.set_num_threads(1)
-    trained = the_store(args.seed)
+    trained = store_for_search(args.seed)
     base = trained.finetune(FINAL)
     data = TrainData.for_protocol(base)
     path = path_of(args.seed)

@@ -95,23 +95,6 @@ def measurement_path(seed: int) -> Path:
     return RESULTS / f"pruner_supernet_rungs_seed{seed}.json"
 
 
-def the_store(seed: int) -> Any:
-    """The benchmark's 15000-step supernet of ``seed``, as the search reads it."""
-    from proxy_supernet import checkpoint_path, plan
-    from supernet_search import STEPS
-
-    from search.proxies import TrainData
-    from search.supernet import load_store, train_supernet
-
-    path = checkpoint_path(STEPS, seed)
-    if not path.is_file():
-        raise UserError(f"no supernet at {path}: run benchmarks/proxy_supernet.py train "
-                        f"--steps {STEPS} --seed {seed} first (about 1.7 CPU-hours)")
-    train_supernet(plan(STEPS, seed), TrainData.for_protocol("quick"), checkpoint=path,
-                   hours=0)  # adds the layout the search reads, if missing
-    return load_store(path)
-
-
 def measure_net(spec: NetSpec, trained: Any, protocol: Any, data: Any) -> dict[str, Any]:
     """One net on the search's path with a full-Set5 score every ``EVERY`` steps."""
     t0 = time.process_time()
@@ -147,7 +130,9 @@ def measure_main(args: argparse.Namespace) -> int:
     from search.proxies import TrainData
 
     torch.set_num_threads(args.threads)
-    trained = the_store(args.seed)
+    from supernet_search import store_for_search
+
+    trained = store_for_search(args.seed)
     protocol = replace(trained.finetune(FINAL), eval_every=EVERY, eval_crop=None)
     data = TrainData.for_protocol(protocol)
     nets = load_nets(REPORTS[f"seed {args.seed}"])

@@ -72,14 +72,15 @@ SUPERNET_REPORTS = {0: "proxy_supernet_sets.json", 1: "proxy_supernet_sets_seed1
 WORK = RESULTS / "cache" / "supernet_search"
 
 
-def store_for_search() -> Any:
-    """The benchmark's seed-0 supernet as the search reads it (its layout added on first use)."""
-    path = checkpoint_path(STEPS, 0)
+def store_for_search(seed: int = 0) -> Any:
+    """The benchmark's supernet of ``seed`` as the search reads it (its layout added on first
+    use)."""
+    path = checkpoint_path(STEPS, seed)
     if not path.is_file():
         raise UserError(f"no supernet at {path}: run benchmarks/proxy_supernet.py train "
-                        f"--steps {STEPS} --seed 0 first (about 1.7 CPU-hours)")
+                        f"--steps {STEPS} --seed {seed} first (about 1.7 CPU-hours)")
     data = TrainData.for_protocol("quick")
-    train_supernet(plan(STEPS, 0), data, checkpoint=path, hours=0)  # rewrites it with a layout
+    train_supernet(plan(STEPS, seed), data, checkpoint=path, hours=0)  # rewrites it with a layout
     return load_store(path)
 
 
