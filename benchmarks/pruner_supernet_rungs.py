@@ -58,23 +58,23 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from proxy_fidelity import write_report  # noqa: E402
-from pruner_reference_replay import summarise  # noqa: E402
 from pruner_supernet_replay import (  # noqa: E402 - the same bar as the step-0 replay
     HV_KEPT,
     ORDERS_MET,
     REPORTS,
     SAVED,
     load_nets,
+    replay_setting,
     verdict,
 )
-from search_quality import front, reference_point, stops_outcome  # noqa: E402
+from search_quality import front  # noqa: E402
 
 from blocks.build import build_network  # noqa: E402
 from blocks.errors import UserError  # noqa: E402
 from blocks.specs import NetSpec  # noqa: E402
 from search.evaluate import evaluate_pairs  # noqa: E402
 from search.fidelity import kendall_tau  # noqa: E402
-from search.pruner import ParetoSuccessiveHalving, replay  # noqa: E402
+from search.pruner import ParetoSuccessiveHalving  # noqa: E402
 from search.train import ProxyUpscaler, train  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -184,20 +184,6 @@ def stored_differences(seed: int, nets: list[dict[str, Any]]) -> dict[str, float
     return out
 
 
-def replay_order(pruner: ParetoSuccessiveHalving, nets: list[dict[str, Any]], order: list[int],
-                 ref: list[float]) -> dict[str, Any]:
-    seq = [nets[i] for i in order]
-    stops = replay(pruner, [(n["curve"], [n["macs"]]) for n in seq])
-    outcome, _ = stops_outcome(seq, stops, FINAL, ref)
-    unpruned = sum(n["cpu_s"][FINAL] for n in seq)
-    pruned = sum(n["cpu_s"][s] if s is not None else n["cpu_s"][FINAL] + n["score_cpu_s"]
-                 for n, s in zip(seq, stops, strict=True))
-    return {"compute_saved": 1 - pruned / unpruned, "steps_saved": outcome["compute_saved"],
-            "hv_ratio_macs": outcome["hv_ratio_macs"], "seconds_saved": 1 - pruned / unpruned,
-            "stopped": sorted(n["label"] for n, s in zip(seq, stops, strict=True)
-                              if s is not None)}
-
-
 def replay_main(args: argparse.Namespace, argv: list[str]) -> int:
     rng = np.random.default_rng(args.seed)
     report: dict[str, Any] = {"orders": args.orders, "seed": args.seed, "primary": PRIMARY,
@@ -218,14 +204,8 @@ def replay_main(args: argparse.Namespace, argv: list[str]) -> int:
                 "stored_max_abs_diff_db": stored_differences(which, nets),
                 "c200_median_cpu_s": float(np.median([n["cpu_s"][FINAL] for n in nets])),
                 "score_median_cpu_s": float(np.median([n["score_cpu_s"] for n in nets]))}
-        nets = loaded[which]
-        ref = reference_point([nets], "macs")
-        rows = [replay_order(pruner, nets, list(rng.permutation(len(nets))), ref)
-                for _ in range(args.orders)]
-        s = summarise(rows, report["sets"][f"seed {which}"]["front"])
-        s["steps_saved_pct"] = {str(q): float(np.percentile([r["steps_saved"] for r in rows], q))
-                                for q in (5, 50, 95)}
-        report["settings"][label] = s
+        report["settings"][label] = replay_setting(pruner, loaded[which], args.orders, rng,
+                                                   report["sets"][f"seed {which}"]["front"])
     report["command"] = " ".join(["benchmarks/pruner_supernet_rungs.py", *argv])
     print(f"wrote {write_report(Path(args.out), report, render)}")
     return 0

@@ -26,15 +26,15 @@ def test_a_stopped_net_costs_its_rung_score_and_a_continued_one_both() -> None:
             _net("d", 35.1, 36.1, 4.0)]  # d: dominated at step 0 by b and c, best at the end
     costs = {n["label"]: {"c0": 1.0, "c200": 9.0} for n in nets}
     ref = [35.0 - 0.1, 4.4]
-    out = bench.replay_order(ParetoSuccessiveHalving((0,), eta=3.0), nets, [0, 1, 2, 3], ref,
-                             costs)
+    bench.with_costs(nets, costs)
+    out = bench.replay_order(ParetoSuccessiveHalving((0,), eta=3.0), nets, [0, 1, 2, 3], ref)
     assert out["stopped"] == ["d"]  # the front net the rung loses
     # unpruned 4 x 9; pruned: three continue (1 + 9 each), d stops (1)
     assert out["compute_saved"] == pytest.approx(1 - 31 / 36)
     assert out["steps_saved"] == pytest.approx(1 / 4)
     assert out["hv_ratio_macs"] < 1.0
     keep_all = bench.replay_order(ParetoSuccessiveHalving((0,), eta=1.01), nets, [0, 1, 2, 3],
-                                  ref, costs)
+                                  ref)
     assert keep_all["stopped"] == [] and keep_all["hv_ratio_macs"] == pytest.approx(1.0)
     assert keep_all["compute_saved"] == pytest.approx(1 - 40 / 36)  # scoring twice costs
 
