@@ -209,10 +209,49 @@ def confirm_architectures(scale: int) -> list[tuple[str, NetSpec]]:
     ]
 
 
+#: the seed of ``fresh_architectures``' draw (the session's date), its size and cost cap
+FRESH_SEED, FRESH_N, FRESH_MAX_PARAMS = 20261206, 10, 150_000
+FRESH_WIDTHS = (16, 24, 32, 40, 48)
+
+
+def fresh_architectures(scale: int) -> list[tuple[str, NetSpec]]:
+    """Issue 8's fresh set: 10 nets drawn at random, as the supernet samples its candidates (a
+    space uniformly among rfdb and lrfdb, then every knob of it, widths 16-48), fixed before any
+    of them was trained or scored. They test the search's shipped proxy out of sample: every
+    strategy so far was chosen on the 31 nets of the other sets. Kept: the first ``FRESH_N`` draws
+    of ``FRESH_SEED`` with at most ``FRESH_MAX_PARAMS`` params (so that the long-training
+    reference fits a session on 2 cores) whose spec key is none of the other sets'. Per-block
+    knobs differ between blocks, as in a search; labels say the space, width and depth."""
+    from search.space import load_space
+
+    other = {sp.key() for name, f in REFERENCE_SETS.items() if name != "fresh"
+             for _, sp in f(scale)}
+    spaces = [replace(load_space(n), scale=(scale,), channels=FRESH_WIDTHS)
+              for n in ("rfdb", "lrfdb")]
+    rng = np.random.default_rng(FRESH_SEED)
+    out: list[tuple[str, NetSpec]] = []
+    while len(out) < FRESH_N:
+        space = spaces[int(rng.integers(len(spaces)))]
+        spec = space.sample(rng)
+        if spec.key() in other or _params(spec) > FRESH_MAX_PARAMS:
+            continue
+        shape = f"c{spec.blocks[0].channels}x{len(spec.blocks)}"
+        label = f"fresh{len(out) + 1:02d}-{space.name}-{shape}"
+        out.append((label, spec))
+    return out
+
+
+def _params(spec: NetSpec) -> int:
+    from blocks.build import build_network
+
+    return sum(p.numel() for p in build_network(spec, seed=0).parameters())
+
+
 REFERENCE_SETS = {
     "calibration": issue8_architectures,
     "heldout": heldout_architectures,
     "confirm": confirm_architectures,
+    "fresh": fresh_architectures,
 }
 
 
@@ -394,6 +433,7 @@ def render_markdown(report: dict[str, Any]) -> str:
 REFERENCE_TABLE = RESULTS / "proxy_reference.json"
 HELDOUT_TABLE = RESULTS / "proxy_reference_heldout.json"
 CONFIRM_TABLE = RESULTS / "proxy_reference_confirm.json"
+FRESH_TABLE = RESULTS / "proxy_reference_fresh.json"
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -427,13 +467,13 @@ def reference_main(argv: list[str]) -> int:
         "--set",
         choices=sorted(REFERENCE_SETS),
         default="calibration",
-        help="which architectures: the 13 strategies are picked on, the 8 held out, or the 10 "
-        "covered nets of the supernet confirmation",
+        help="which architectures: the 13 strategies are picked on, the 8 held out, the 10 "
+        "covered nets of the supernet confirmation, or the 10 drawn at random (fresh)",
     )
     ap.add_argument(
         "--table",
         help=f"default {REFERENCE_TABLE.name}; {HELDOUT_TABLE.name} for --set heldout, "
-        f"{CONFIRM_TABLE.name} for --set confirm",
+        f"{CONFIRM_TABLE.name} for --set confirm, {FRESH_TABLE.name} for --set fresh",
     )
     ap.add_argument("--cache", default=str(RESULTS / "cache"))
     ap.add_argument(
@@ -475,7 +515,8 @@ def reference_main(argv: list[str]) -> int:
                 f"--only: {', '.join(unknown) or 'no labels'} not among the {args.set} set's "
                 f"architectures in this shard ({', '.join(labels)})"
             )
-    default_table = {"heldout": HELDOUT_TABLE, "confirm": CONFIRM_TABLE}.get(
+    default_table = {"heldout": HELDOUT_TABLE, "confirm": CONFIRM_TABLE,
+                     "fresh": FRESH_TABLE}.get(
         args.set, REFERENCE_TABLE
     )
     table_path = Path(args.table or default_table)

@@ -98,6 +98,20 @@ def path_of(seed: int) -> Path:
     return RESULTS / f"proxy_supernet_finish_seed{seed}.json"
 
 
+def finetune_score(trained: Any, data: Any, spec: NetSpec, protocol: Any,
+                   what: str) -> dict[str, float]:
+    """The search's path for one net: inherit, fine-tune (seed 0), score on Set5 at the end;
+    its Set5 PSNR, CPU-s (inheriting included) and the share of its weights inherited."""
+    t0 = time.process_time()
+    net = build_network(spec, seed=0)
+    coverage = trained.store.inherit(net)
+    res = train(net, data=data, protocol=protocol, seed=0, progress=False, scale=2)
+    if res.status != "complete":
+        raise UserError(f"{what}: fine-tune ended {res.status}")
+    return {"psnr_y_db": float(res.sets["Set5"]["psnr_y_db"]),
+            "cpu_s": time.process_time() - t0, "coverage": coverage}
+
+
 def measure_main(args: argparse.Namespace) -> int:
     from search.proxies import TrainData
 
@@ -114,15 +128,8 @@ def measure_main(args: argparse.Namespace) -> int:
         for name in ENDINGS:
             if name in row:
                 continue  # resumable
-            t0 = time.process_time()
-            net = build_network(NetSpec.from_dict(n["spec"]), seed=0)
-            coverage = trained.store.inherit(net)
-            res = train(net, data=data, protocol=ending(base, name), seed=0, progress=False,
-                        scale=2)
-            if res.status != "complete":
-                raise UserError(f"{n['label']} ({name}): fine-tune ended {res.status}")
-            row[name] = {"psnr_y_db": float(res.sets["Set5"]["psnr_y_db"]),
-                         "cpu_s": time.process_time() - t0, "coverage": coverage}
+            row[name] = finetune_score(trained, data, NetSpec.from_dict(n["spec"]),
+                                       ending(base, name), f"{n['label']} ({name})")
             path.write_text(json.dumps(out, indent=1) + "\n")
             print(f"{n['label']} {name}: {row[name]['psnr_y_db']:.3f} dB, "
                   f"{row[name]['cpu_s']:.1f} CPU-s", file=sys.stderr)
