@@ -38,6 +38,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -164,11 +165,15 @@ def replay_setting(pruner: ParetoSuccessiveHalving, nets: list[dict[str, Any]], 
     return s
 
 
-def run(orders: int, seed: int, costs: dict[str, dict[str, float]]) -> dict[str, Any]:
+def run(orders: int, seed: int, costs: dict[str, dict[str, float]],
+        rules: dict[str, tuple[str, ParetoSuccessiveHalving]] | None = None,
+        load: Callable[[str], list[dict[str, Any]]] | None = None) -> dict[str, Any]:
+    """Each rule (default ``settings()``) over ``orders`` random orders of its supernet's nets
+    (``load(which)``; default the stored ft0 and ft200 Set5 scores of ``load_nets``)."""
     rng = np.random.default_rng(seed)
     out: dict[str, Any] = {"settings": {}, "sets": {}}
-    for label, (which, pruner) in settings().items():
-        nets = load_nets(REPORTS[which])
+    for label, (which, pruner) in (rules or settings()).items():
+        nets = load(which) if load is not None else load_nets(REPORTS[which])
         if which not in out["sets"]:
             finals = [n["psnr_y_db"] for n in nets]
             out["sets"][which] = {
@@ -186,14 +191,17 @@ def verdict(share: float) -> str:
     return "**met**" if share >= ORDERS_MET else "**missed**"
 
 
-def render(report: dict[str, Any]) -> str:
-    lines = ["# Issue 5: a rung at step 0 under the supernet proxy (replayed)", "",
+def render(report: dict[str, Any],
+           title: str = "a rung at step 0 under the supernet proxy (replayed)",
+           finals: str = "the 200-step fine-tune") -> str:
+    primary = report["primary"]
+    lines = [f"# Issue 5: {title}", "",
              f"{report['orders']} random orders of each supernet's covered reference nets, each "
              "a one-worker search. Bar per order: >= 40% of the CPU seconds saved (the search's "
              "path, measured per net: a stopped net costs one Set5 score of its inherited "
              "weights, a continued one that plus its fine-tune) at a hypervolume (Set5 PSNR "
-             "after the 200-step fine-tune vs MACs) >= 0.98 of all nets'. Pre-registered "
-             f"primary: {PRIMARY}; met if >= 95% of the orders meet the bar.", "",
+             f"after {finals} vs MACs) >= 0.98 of all nets'. Pre-registered "
+             f"primary: {primary}; met if >= 95% of the orders meet the bar.", "",
              "| setting | orders meeting the bar | CPU-s saved (5/50/95%) | steps saved (median) "
              "| HV ratio (5/50/95%, min) | verdict |", "|---|---|---|---|---|---|"]
     for label, r in report["settings"].items():
@@ -202,13 +210,13 @@ def render(report: dict[str, Any]) -> str:
             f"| {label} | {r['share_meeting_bar']:.1%} | {c['5']:.0%} / {c['50']:.0%} / "
             f"{c['95']:.0%} | {r['steps_saved_pct']['50']:.0%} | {h['5']:.3f} / {h['50']:.3f} "
             f"/ {h['95']:.3f}, {r['hv_ratio_min']:.3f} | "
-            f"{verdict(r['share_meeting_bar']) if label == PRIMARY else '-'} |")
+            f"{verdict(r['share_meeting_bar']) if label == primary else '-'} |")
     lines += ["", "| supernet | nets | front nets | tau rung 0 vs final | tau MACs vs final |",
               "|---|---|---|---|---|"]
     for which, s in report["sets"].items():
         lines.append(f"| {which} | {s['nets']} | {len(s['front'])} | "
                      f"{s['tau_rung0_vs_final']:.3f} | {s['tau_macs_vs_final']:.3f} |")
-    stopped = report["settings"][PRIMARY]["front_stopped_share"]
+    stopped = report["settings"][primary]["front_stopped_share"]
     lines += ["", "Front nets of the primary and the share of orders that stop them: "
               + ", ".join(f"{k} {v:.0%}" for k, v in sorted(stopped.items(), key=lambda x: -x[1])),
               "", f"Costs (CPU-s, 1 thread): c0 median "
