@@ -73,6 +73,11 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/proxy_supernet_finish.py measure --seed 0
 	$(BIN)/python benchmarks/proxy_supernet_finish.py measure --seed 1
 	$(BIN)/python benchmarks/proxy_supernet_finish.py rank
+	$(BIN)/python benchmarks/pruner_supernet_cosine.py
+	$(BIN)/python benchmarks/proxy_fidelity.py reference --set fresh
+	$(BIN)/python benchmarks/proxy_supernet_fresh.py measure --seed 0
+	$(BIN)/python benchmarks/proxy_supernet_fresh.py measure --seed 1
+	$(BIN)/python benchmarks/proxy_supernet_fresh.py rank
 	$(BIN)/python benchmarks/latency_table.py
 	$(BIN)/python benchmarks/profile_counters.py
 	$(BIN)/python benchmarks/search_overheads.py

@@ -246,6 +246,14 @@ def section_supernet_rungs(headline: list[list[str]]) -> list[str]:
         "3m. pruning inside the supernet fine-tune", "benchmarks/pruner_supernet_rungs.py measure")
 
 
+def section_supernet_cosine(headline: list[list[str]]) -> list[str]:
+    """The step-0 rung against the shipped cosine proxy's finals (pruner_supernet_cosine.py)."""
+    return supernet_orders_section(
+        headline, "pruner_supernet_cosine",
+        "## Part 3 under the shipped cosine supernet proxy: a rung at step 0 (replayed)",
+        "3n. pruning under the cosine supernet proxy", "benchmarks/pruner_supernet_cosine.py")
+
+
 def section_fidelity(headline: list[list[str]]) -> list[str]:
     out = ["## Part 4: proxy fidelity and latency-table accuracy", ""]
     i4 = load("proxy_fidelity_issue4.json")
@@ -793,6 +801,7 @@ def main() -> None:
     body += section_reference_replay(headline)
     body += section_supernet_replay(headline)
     body += section_supernet_rungs(headline)
+    body += section_supernet_cosine(headline)
     body += section_fidelity(headline)
     body += section_overheads(headline)
     table = ["| part | measured | goal | |", "|---|---|---|---|"]

@@ -30,9 +30,10 @@ def test_missing_results_are_reported_as_not_run(make_docs) -> None:
     # search quality, pruning at quick scale, the step-0 prescreen, the pruner on the reference
     # curves, two proxy fidelities, the held-out one, the supernet, the reference cut short, the
     # supernet in the search, its fine-tune's ending, the pruner under the supernet (step 0,
-    # inside the fine-tune),
+    # inside the fine-tune, step 0 against the cosine finals),
     # latency table, overheads, counters
-    assert doc.count("Not run yet:") == 16
+    assert doc.count("Not run yet:") == 17
+    assert "benchmarks/pruner_supernet_cosine.py`" in doc
     assert "benchmarks/proxy_supernet_finish.py measure`" in doc
     assert "benchmarks/pruner_supernet_rungs.py measure`" in doc
     assert "benchmarks/pruner_supernet_replay.py`" in doc
