@@ -57,7 +57,7 @@ from search.runner import (
     costs_profiled,
 )
 from search.space import SearchSpace
-from search.study import counted_trials, recover_stale_trials, worker_id
+from search.study import counted_trials, recover_stale_trials, settle_unclaimed, worker_id
 
 RAY_INSTALL = "pip install 'distillnas[ray]'"
 #: AF_UNIX socket paths are limited to 107 bytes; Ray appends about 64 to its temp dir
@@ -502,9 +502,14 @@ class RaySearch:
 
     # ---- called by the searcher, in the driver ----------------------------------------------
     def should_stop_asking(self) -> bool:
+        """The deadline passed or the study holds its total; a trial another run left unclaimed
+        (killed between ask and claim) is recovered first instead of counting as running."""
         if self.minutes is not None and time.monotonic() - self.started > 60 * self.minutes:
             return True
-        return self.remaining() <= 0
+        while self.remaining() <= 0:
+            if not settle_unclaimed(self.study, self.stale_grace_s):
+                return True
+        return False
 
     def define_by_run(self, trial: Any) -> dict[str, Any]:
         """Ray's OptunaSearch calls this with the Optuna trial: the same space code."""

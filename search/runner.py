@@ -26,15 +26,14 @@ from optuna.trial import TrialState
 
 from blocks.errors import UserError
 from blocks.specs import NetSpec
-from search import study as study_mod
 from search.budgets import Budgets
 from search.pruner import ParetoSuccessiveHalving, nondominated_ranks
 from search.space import SearchSpace
 from search.study import (
     counted_trials,
     recover_stale_trials,
+    settle_unclaimed,
     status_of,
-    unclaimed_age_s,
     worker_id,
 )
 
@@ -190,7 +189,7 @@ class SearchRun:
                 trials = self.study.get_trials(deepcopy=False)
                 running = [t for t in trials if t.state == TrialState.RUNNING]
                 if counted_trials(trials) + len(running) >= self.trials:
-                    if not self._wait_for_unclaimed(running):
+                    if not settle_unclaimed(self.study, self.stale_grace_s):
                         break
                     continue
                 outcome = self._one_trial()
@@ -203,21 +202,6 @@ class SearchRun:
                         "tight for it")
         finally:
             bar.close()
-
-    def _wait_for_unclaimed(self, running: list[optuna.trial.FrozenTrial]) -> bool:
-        """Running trials would make the total, but some name no worker: a run killed between
-        Optuna's ask and its claim leaves such a trial, which never finishes. Recover those old
-        enough to tell (``study.ORPHAN_GRACE_S``), else wait a little (a live worker claims its
-        trial within milliseconds); True so the loop counts again, False when every running
-        trial names its worker."""
-        ages = [a for t in running if (a := unclaimed_age_s(t)) is not None]
-        if not ages:
-            return False
-        if max(ages) > study_mod.ORPHAN_GRACE_S:
-            recover_stale_trials(self.study, self.stale_grace_s)
-        else:
-            time.sleep(min(1.0, study_mod.ORPHAN_GRACE_S - max(ages) + 0.1))
-        return True
 
     # ---- one trial ------------------------------------------------------------------------
     def _one_trial(self) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
+from optuna.trial import TrialState
 
 from blocks.errors import UserError
 from profiles.counting import count_model
@@ -492,3 +493,34 @@ def test_the_ray_schedulers_take_the_eta_given() -> None:
     single = RaySearch._scheduler(SimpleNamespace(**{**vars(driver), "multi_objective": False}),
                                   classes)
     assert single._reduction_factor == 2.0
+
+
+def test_the_ray_driver_recovers_a_trial_another_run_left_unclaimed(tmp_path: Path,
+                                                                     monkeypatch) -> None:
+    """A run killed between Optuna's ask and its claim leaves a RUNNING trial that names no
+    worker. The Ray driver used to recover it only at its next start: until then it counted as
+    running, and the run stopped asking one trial short of the total. No Ray needed: this is
+    the driver's own bookkeeping."""
+    from search import study as study_mod
+    from search.ray_backend import RaySearch
+
+    objectives = parse_objectives("psnr")
+    study = open_study(f"journal:///{tmp_path}/study.log", "o", directions=["maximize"],
+                       settings={}, sampler=make_sampler("random", 0))
+    run = RaySearch(study, load_space("demo"), Budgets(), StandInCosts(), objectives, trials=1,
+                    ray_dir=tmp_path / "o-ray", options=RayOptions(num_cpus=1),
+                    worker_trainer=StandInTrainer(), progress=False)
+    orphan = study.ask()  # RUNNING, no worker: what the killed run left
+    assert run.remaining() == 0
+    monkeypatch.setattr(study_mod, "ORPHAN_GRACE_S", 0.2)
+    assert run.should_stop_asking() is False  # waited until it was old enough, then recovered
+    trials = study.get_trials()
+    assert trials[orphan.number].state == TrialState.FAIL
+    assert trials[orphan.number].user_attrs["retried"] is True
+    assert run.remaining() == 1 and len(trials) == 2  # its parameters are enqueued again
+    assert trials[-1].state == TrialState.WAITING
+
+    claimed = study.ask()  # a live worker's trial (it names its worker) is left alone
+    claimed.set_user_attr("worker", "elsewhere:1:?")
+    assert run.should_stop_asking() is True
+    assert study.get_trials()[claimed.number].state == TrialState.RUNNING
