@@ -30,9 +30,10 @@ def test_missing_results_are_reported_as_not_run(make_docs) -> None:
     # search quality, pruning at quick scale, the step-0 prescreen, the pruner on the reference
     # curves, two proxy fidelities, the held-out one, the supernet, the reference cut short, the
     # supernet in the search, its fine-tune's ending, the pruner under the supernet (step 0,
-    # inside the fine-tune, step 0 against the cosine finals),
+    # inside the fine-tune, step 0 against the cosine finals), the proxy on fresh nets,
     # latency table, overheads, counters
-    assert doc.count("Not run yet:") == 17
+    assert doc.count("Not run yet:") == 18
+    assert "benchmarks/proxy_supernet_fresh.py measure`" in doc
     assert "benchmarks/pruner_supernet_cosine.py`" in doc
     assert "benchmarks/proxy_supernet_finish.py measure`" in doc
     assert "benchmarks/pruner_supernet_rungs.py measure`" in doc
@@ -542,3 +543,22 @@ def test_the_supernet_finish_row_is_judged_on_the_reports_verdict(make_docs) -> 
     report["verdict"] = "met"
     line, _ = _row(make_docs, "proxy_supernet_finish", report, "| 4b7.")
     assert line.endswith("**met** |")
+
+
+def test_the_fresh_row_needs_the_goal_on_the_fresh_and_the_pooled_nets(make_docs) -> None:
+    import sys
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    sys.path.insert(0, str(REPO))
+    from tests.test_proxy_supernet_fresh import _covered, _fresh, bench
+
+    report = bench.rank(_fresh(), _covered(cosine_against=True))
+    line, doc = _row(make_docs, "proxy_supernet_fresh", report, "| 4b8.", "fresh body")
+    assert "4b8. the shipped supernet proxy (cosine ending, seed-0 supernet)" in line
+    assert "fresh 10: Kendall tau 1.000 (params-only -1.000, difference +2.000" in line
+    assert "pooled 22: Kendall tau" in line and "23 CPU-s per candidate" in line
+    assert line.endswith("**missed** |") and "fresh body" in doc  # pooled missed
+    assert "provisional" not in line
+    report = bench.rank(_fresh(flattened=9), _covered())
+    line, _ = _row(make_docs, "proxy_supernet_fresh", report, "| 4b8.")
+    assert line.endswith("**met** |") and "(provisional: a reference curve" in line
