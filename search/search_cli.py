@@ -103,12 +103,25 @@ def default_storage(study: str) -> str:
 
 
 def run_dir_for(storage: str, study: str) -> Path:
-    """Where a study's checkpoints live: beside a journal/sqlite file, else under ./runs/."""
+    """Where a study's checkpoints live: beside a journal/sqlite file, else under ./runs/.
+
+    In the default layout (``runs/STUDY/study.log``) that is ``STUDY-candidates``. Beside any
+    other file it is ``STEM-STUDY-candidates``, so that two storages in one folder with the same
+    study name (say a second proxy tried) do not share checkpoints; a study whose storage
+    already existed with only the older ``STUDY-candidates`` beside it keeps that folder, so it
+    resumes and ``select`` finds its weights."""
     from reports.storage import storage_path
 
     path = storage_path(storage)
-    base = path.parent if path is not None else DEFAULT_RUNS
-    return (base / f"{study}-candidates").resolve()
+    if path is None:
+        return (DEFAULT_RUNS / f"{study}-candidates").resolve()
+    legacy = path.parent / f"{study}-candidates"
+    if path.name == "study.log":
+        return legacy.resolve()
+    mine = path.parent / f"{path.stem}-{study}-candidates"
+    if not mine.exists() and legacy.is_dir() and path.is_file():
+        return legacy.resolve()
+    return mine.resolve()
 
 
 def _run_search(args: argparse.Namespace) -> int:

@@ -155,7 +155,7 @@ def test_search_scores_candidates_with_the_supernet(stores, tmp_path, capsys) ->
     assert all(np.isfinite(r["psnr_y_db"]) for r in rows)
     attrs = load_study_attrs(f"journal:///{tmp_path / 's.log'}", "s")
     assert attrs["pruner"].startswith("none: the proxy has no checkpoint")  # nothing to stop at
-    saved = next((tmp_path / "s-candidates" / "candidates").glob("*/train.json"))
+    saved = next((tmp_path / "s-s-candidates" / "candidates").glob("*/train.json"))
     assert json.loads(saved.read_text())["supernet_sha1"] == load_store(stores["a"]).sha1
     # select reads a supernet study: the fine-tuned weights as they are, or trained from scratch
     sel = ["select", "--study", "s", "--storage", f"journal:///{tmp_path / 's.log'}", "--device",

@@ -1,0 +1,32 @@
+"""Where a study's candidate checkpoints live (``search_cli.run_dir_for``)."""
+
+from __future__ import annotations
+
+from search.search_cli import DEFAULT_RUNS, run_dir_for
+
+
+def test_two_storages_in_one_folder_with_one_study_name_get_their_own_folders(tmp_path) -> None:
+    a = run_dir_for(f"journal:///{tmp_path}/quick.log", "s")
+    b = run_dir_for(f"sqlite:///{tmp_path}/demo.db", "s")
+    assert (a, b) == (tmp_path / "quick-s-candidates", tmp_path / "demo-s-candidates")
+    assert run_dir_for(f"journal:///{tmp_path}/quick.log", "t") == tmp_path / "quick-t-candidates"
+
+
+def test_the_default_layout_and_a_server_keep_their_names(tmp_path) -> None:
+    assert run_dir_for(f"journal:///{tmp_path}/s/study.log", "s") == tmp_path / "s" / \
+        "s-candidates"
+    assert run_dir_for("postgresql://u@localhost/db", "s") == (DEFAULT_RUNS /
+                                                                "s-candidates").resolve()
+
+
+def test_a_study_made_before_keeps_its_folder(tmp_path) -> None:
+    """A storage that already exists with only the older ``STUDY-candidates`` beside it is a
+    study made before the stem entered the name: it keeps that folder (to resume, to select)."""
+    (tmp_path / "old.log").write_text("")
+    (tmp_path / "s-candidates").mkdir()
+    assert run_dir_for(f"journal:///{tmp_path}/old.log", "s") == tmp_path / "s-candidates"
+    # a new storage beside it does not adopt it
+    assert run_dir_for(f"journal:///{tmp_path}/new.log", "s") == tmp_path / "new-s-candidates"
+    # once the stem's folder exists, it is the one
+    (tmp_path / "old-s-candidates").mkdir()
+    assert run_dir_for(f"journal:///{tmp_path}/old.log", "s") == tmp_path / "old-s-candidates"
