@@ -86,8 +86,10 @@ bench: $(TEST_STAMP)
 bench-docs: $(STAMP)
 	$(BIN)/python benchmarks/make_docs.py
 
+# ruff's lint rules (pyproject.toml); the formatter is not applied to the tree (67 files are
+# hand-wrapped differently), so `make lint` does not check formatting
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check .
 
 clean:
 	rm -rf $(VENV) .pytest_cache
