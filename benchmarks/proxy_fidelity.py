@@ -74,6 +74,7 @@ import torch  # noqa: E402
 from blocks.errors import UserError  # noqa: E402
 from blocks.specs import NetSpec, block_spec  # noqa: E402
 from blocks.zoo import zoo_spec  # noqa: E402
+from profiles.counting import count_params  # noqa: E402
 from search.evaluate import evaluate_pairs  # noqa: E402
 from search.fidelity import kendall_tau, spearman  # noqa: E402
 from search.proxies import ProxyProtocol, TrainData, get_protocol  # noqa: E402
@@ -233,18 +234,12 @@ def fresh_architectures(scale: int) -> list[tuple[str, NetSpec]]:
     while len(out) < FRESH_N:
         space = spaces[int(rng.integers(len(spaces)))]
         spec = space.sample(rng)
-        if spec.key() in other or _params(spec) > FRESH_MAX_PARAMS:
+        if spec.key() in other or count_params(spec) > FRESH_MAX_PARAMS:
             continue
         shape = f"c{spec.blocks[0].channels}x{len(spec.blocks)}"
         label = f"fresh{len(out) + 1:02d}-{space.name}-{shape}"
         out.append((label, spec))
     return out
-
-
-def _params(spec: NetSpec) -> int:
-    from blocks.build import build_network
-
-    return sum(p.numel() for p in build_network(spec, seed=0).parameters())
 
 
 REFERENCE_SETS = {

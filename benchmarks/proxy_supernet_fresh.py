@@ -54,7 +54,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from proxy_fidelity import FRESH_TABLE, _params, fresh_architectures, write_report  # noqa: E402
+from proxy_fidelity import FRESH_TABLE, fresh_architectures, write_report  # noqa: E402
 from proxy_supernet_finish import (  # noqa: E402
     CPU_GOAL,
     SEARCH_SIZE,
@@ -67,6 +67,7 @@ from pruner_supernet_rungs import FINAL  # noqa: E402
 from supernet_search import store_for_search  # noqa: E402
 
 from blocks.errors import UserError  # noqa: E402
+from profiles.counting import count_params  # noqa: E402
 from search.fidelity import (  # noqa: E402
     ReferenceTable,
     capacity_adjusted_tau,
@@ -138,7 +139,7 @@ def load_fresh(table_path: Path = FRESH_TABLE) -> dict[str, Any]:
             row = got.get(lb, {})
             if row.get("spec_key") != spec.key() or any(s not in row for s in SCHEDULES):
                 raise ValueError(f"{path_of(seed).name}: {lb} not measured; rerun measure")
-            nets[lb] = {"params": float(_params(spec)), "reference": float(ref[lb]),
+            nets[lb] = {"params": float(count_params(spec)), "reference": float(ref[lb]),
                         **{s: row[s] for s in SCHEDULES}}
         seeds[seed] = nets
     return {"seeds": seeds, "reference_state": table.state(),

@@ -16,9 +16,10 @@ from proxy_fidelity import (  # noqa: E402
     FRESH_MAX_PARAMS,
     FRESH_N,
     REFERENCE_SETS,
-    _params,
     fresh_architectures,
 )
+
+from profiles.counting import count_params  # noqa: E402
 
 
 def test_the_fresh_nets_are_a_fixed_random_draw_apart_from_every_other_set() -> None:
@@ -30,7 +31,7 @@ def test_the_fresh_nets_are_a_fixed_random_draw_apart_from_every_other_set() -> 
               for _, sp in f(2)}
     keys = [sp.key() for _, sp in archs]
     assert len(set(keys)) == 10 and not set(keys) & others
-    assert all(_params(sp) <= FRESH_MAX_PARAMS for _, sp in archs)
+    assert all(count_params(sp) <= FRESH_MAX_PARAMS for _, sp in archs)
     # a random draw: per-block knobs differ inside some nets, as in a search
     assert any(len({b.key() for b in sp.blocks}) > 1 for _, sp in archs)
 
