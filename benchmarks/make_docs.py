@@ -326,6 +326,7 @@ def section_fidelity(headline: list[list[str]]) -> list[str]:
     out += section_supernet_search(headline)
     out += section_supernet_finish(headline)
     out += section_supernet_fresh(headline)
+    out += section_heldout(headline, "fresh")
     out += section_latency_table(headline)
     return out
 
@@ -376,12 +377,25 @@ def section_latency_table(headline: list[list[str]]) -> list[str]:
     return out
 
 
-def section_heldout(headline: list[list[str]]) -> list[str]:
-    """Issue 8 out of sample: the calibration's strategies on nets held out of the pick."""
-    out = ["### Proxy fidelity, issue 8 out of sample: held-out architectures", ""]
-    ho = load("proxy_fidelity_heldout.json")
+#: proxy_heldout.py's sets: report stem, what the nets are called, the headline row, how they
+#: came after the calibration's pick
+OUT_OF_SAMPLE = {
+    "heldout": ("proxy_fidelity_heldout", "held-out", "4b2. the pick on held-out nets",
+                "chosen after that pick"),
+    "fresh": ("proxy_fidelity_fresh", "fresh", "4b9. the pick on nets drawn at random "
+              "(pre-registered)", "drawn at random after every strategy was fixed"),
+}
+
+
+def section_heldout(headline: list[list[str]], which: str = "heldout") -> list[str]:
+    """Issue 8 out of sample: the calibration's strategies on nets held out of the pick
+    (``which``: the 8 held-out nets, or the 10 fresh ones)."""
+    stem, what, row_name, why = OUT_OF_SAMPLE[which]
+    out = [f"### Proxy fidelity, issue 8 out of sample: {what} architectures", ""]
+    ho = load(f"{stem}.json")
     if ho is None:
-        return out + not_run(f"{PY} benchmarks/proxy_heldout.py")
+        return out + not_run(f"{PY} benchmarks/proxy_heldout.py"
+                             + ("" if which == "heldout" else f" --set {which}"))
     st = ho["reference_state"]
     rows = {r["name"]: r for r in ho["strategies"]}
     comp = {(c["a"], c["on"]): c for c in ho["comparisons"]}
@@ -392,11 +406,11 @@ def section_heldout(headline: list[list[str]]) -> list[str]:
 
     out += [f"The {ho['calibration_n_strategies']} strategies were compared, and "
             f"`{ho['pick']}` picked, on the {ho['calibration_n_architectures']} nets above. "
-            f"The same strategies, fixed in advance, score {ho['n_heldout']} nets chosen after "
-            f"that pick, against their own reference (same recipe and seed; {st['n_flattened']} "
+            f"The same strategies, fixed in advance, score {ho['n_heldout']} nets {why}, "
+            f"against their own reference (same recipe and seed; {st['n_flattened']} "
             f"of {st['n_architectures']} curves flattened, {st['steps_min']}-{st['steps_max']} "
             f"steps), and all {ho['n_pooled']} nets pooled.", "",
-            "| strategy | held-out tau | pooled tau |", "|---|---|---|"]
+            f"| strategy | {what} tau | pooled tau |", "|---|---|---|"]
     asked = ho.get("questions") or list(rows)
     out += [f"| {n} | {tau(n, 'heldout')} | {tau(n, 'pooled')} |" for n in asked]
     out.append("")
@@ -408,14 +422,14 @@ def section_heldout(headline: list[list[str]]) -> list[str]:
                 f"{'' if c['clearly_above'] else ' (not clearly above)'}"
                 for c in ho["comparisons"] if c["a"] in asked]
         out.append("")
-    out += heldout_blends(ho, rows, comp)
+    out += heldout_blends(ho, rows, comp, what)
     out += heldout_replicate(ho, headline)
     rep_file = (ho.get("replicate") or {}).get("file")
     out += [f"Command: `{PY} {ho['context']['command']}` after "
-            f"`{PY} benchmarks/proxy_fidelity.py reference --set heldout`"
+            f"`{PY} benchmarks/proxy_fidelity.py reference --set {which}`"
             + (f" and, for the replicate, the same with `--seed {ho['replicate']['seed']} "
                f"--table {rep_file}`" if rep_file else "")
-            + "; details `benchmarks/results/proxy_fidelity_heldout.md`.", ""]
+            + f"; details `benchmarks/results/{stem}.md`.", ""]
     pick = ho["pick"]
     h_tau = (rows.get(pick, {}).get("heldout") or {}).get("kendall_tau")
     pooled = comp.get((pick, "pooled"))
@@ -423,17 +437,17 @@ def section_heldout(headline: list[list[str]]) -> list[str]:
     if h_tau is not None and pooled is not None:
         ok = h_tau >= 0.8 and pooled["clearly_above"] and converged
         headline.append([
-            "4b2. the pick on held-out nets",
-            f"{pick}: Kendall tau {h_tau:.3f} on {ho['n_heldout']} held-out nets (params-only "
+            row_name,
+            f"{pick}: Kendall tau {h_tau:.3f} on {ho['n_heldout']} {what} nets (params-only "
             f"{tau('params-only', 'heldout')}); pooled {ho['n_pooled']}: "
             f"{pooled['tau_a']:.3f} vs {pooled['tau_b']:.3f}, difference "
             f"[{pooled['diff_ci95'][0]:+.3f}, {pooled['diff_ci95'][1]:+.3f}]"
-            + ("" if converged else "; held-out reference NOT converged"),
+            + ("" if converged else f"; {what} reference NOT converged"),
             ">= 0.8, clearly above params-only", met(ok)])
     return out
 
 
-def heldout_blends(ho: dict, rows: dict, comp: dict) -> list[str]:
+def heldout_blends(ho: dict, rows: dict, comp: dict, what: str = "held-out") -> list[str]:
     """The calibration's capacity-prior blends, refitted on its nets and scored on held-out ones."""
     scored = [(r["heldout"]["kendall_tau"], n) for n, r in rows.items()
               if n.endswith("(cal-fit)") and "heldout" in r]
@@ -449,11 +463,13 @@ def heldout_blends(ho: dict, rows: dict, comp: dict) -> list[str]:
     # every blend at the top tau (ties are common on 8 nets), each with its interval
     best = [with_interval(n) for t, n in scored if t == top_tau]
     unscored = sum(n.endswith("(cal-fit)") and "heldout" not in r for n, r in rows.items())
-    return [f"Capacity-prior blends, fitted on the calibration nets and scored on the held-out "
-            f"ones (every such blend of the calibration report whose parts score new nets; "
-            f"added after the held-out reference was known): {len(scored)} blends reach a "
-            f"held-out tau of {min(scored)[0]:.3f}-{top_tau:.3f}"
-            + (f" ({unscored} more not scored: their trained parts were not run on the held-out "
+    return [f"Capacity-prior blends, fitted on the calibration nets and scored on the {what} "
+            "ones (every such blend of the calibration report whose parts score new nets; "
+            + ("added after the held-out reference was known" if what == "held-out" else
+               "each named before any scored these nets")
+            + f"): {len(scored)} blends reach a "
+            f"{what} tau of {min(scored)[0]:.3f}-{top_tau:.3f}"
+            + (f" ({unscored} more not scored: their trained parts were not run on the {what} "
                "nets)" if unscored else "")
             + f". At the top, against params-only on {ho['n_heldout']} nets (difference, 95% "
             f"interval): {', '.join(best)}; picked after the fact, even that is optimistic.", ""]
@@ -504,10 +520,22 @@ def section_reference_prefix(headline: list[list[str]]) -> list[str]:
         f"{first['steps']} steps: Kendall tau {first['kendall_tau']:.3f} (params-only "
         f"{first['params_only_tau']:.3f}; difference {first['diff']:+.3f} [{lo:+.3f}, {hi:+.3f}]) "
         f"at {first['seconds_per_candidate']:.0f} s per net; {cheapest['steps']} steps: "
-        f"{cheapest['kendall_tau']:.3f} at {cheapest['seconds_per_candidate']:.0f} s",
+        f"{cheapest['kendall_tau']:.3f} at {cheapest['seconds_per_candidate']:.0f} s"
+        + fresh_prefix_text(data.get("fresh_rows"), first["steps"]),
         ">= 0.8, clearly above params-only, <= 120 CPU-s",
         met(any(r["fidelity_met"] and r["budget_met"] for r in rows))])
     return [title, "", report_body("reference_prefix"), ""]
+
+
+def fresh_prefix_text(fresh_rows: list[dict[str, Any]] | None, steps: int) -> str:
+    """Row 4b5's out-of-sample clause: the same step on the fresh nets, where measured."""
+    r = next((r for r in fresh_rows or [] if r["steps"] == steps), None)
+    if r is None:
+        return ""
+    lo, hi = r["diff_ci95"]
+    return (f"; out of sample, {r['n_architectures']} fresh nets at {steps} steps: Kendall tau "
+            f"{r['kendall_tau']:.3f} (params-only {r['params_only_tau']:.3f}; difference "
+            f"{r['diff']:+.3f} [{lo:+.3f}, {hi:+.3f}]) at {r['seconds_per_candidate']:.0f} s")
 
 
 def section_supernet_search(headline: list[list[str]]) -> list[str]:

@@ -30,9 +30,10 @@ def test_missing_results_are_reported_as_not_run(make_docs) -> None:
     # search quality, pruning at quick scale, the step-0 prescreen, the pruner on the reference
     # curves, two proxy fidelities, the held-out one, the supernet, the reference cut short, the
     # supernet in the search, its fine-tune's ending, the pruner under the supernet (step 0,
-    # inside the fine-tune, step 0 against the cosine finals), the proxy on fresh nets,
-    # latency table, overheads, counters
-    assert doc.count("Not run yet:") == 18
+    # inside the fine-tune, step 0 against the cosine finals), the proxy on fresh nets, the
+    # calibration's strategies on fresh nets, latency table, overheads, counters
+    assert doc.count("Not run yet:") == 19
+    assert "benchmarks/proxy_heldout.py --set fresh`" in doc
     assert "benchmarks/proxy_supernet_fresh.py measure`" in doc
     assert "benchmarks/pruner_supernet_cosine.py`" in doc
     assert "benchmarks/proxy_supernet_finish.py measure`" in doc
@@ -177,6 +178,34 @@ def test_the_heldout_row_needs_tau_and_a_clear_pooled_lead(make_docs) -> None:
     assert "tau 0.850 on 8 held-out nets (params-only 0.500)" in missed
     assert "`zero-cost:naswot` on pooled (21 nets): +0.100 [+0.020, +0.300]" in (
         make_docs.DOC.read_text())
+
+
+def test_the_fresh_set_gets_its_own_row_and_section_judged_as_the_held_out_one(
+        make_docs) -> None:
+    rep = {
+        "set": "fresh", "pick": "zero-cost:naswot", "calibration_n_strategies": 29,
+        "calibration_n_architectures": 13, "n_heldout": 10, "n_pooled": 23,
+        "reference_state": {"n_flattened": 10, "n_architectures": 10,
+                            "steps_min": 4000, "steps_max": 12000},
+        "strategies": [
+            {"name": "zero-cost:naswot", "heldout": {"kendall_tau": 0.62}},
+            {"name": "params-only", "heldout": {"kendall_tau": 0.69}},
+            {"name": "a+logparams(cal-fit)", "heldout": {"kendall_tau": 0.7}}],
+        "comparisons": [{"a": "zero-cost:naswot", "on": "pooled", "n_items": 23,
+                         "tau_a": 0.7, "tau_b": 0.6, "diff": 0.1, "diff_ci95": [0.01, 0.3],
+                         "p_a_better": 0.8, "clearly_above": True}],
+        "context": {"command": "benchmarks/proxy_heldout.py --set fresh"}}
+    line, doc = _row(make_docs, "proxy_fidelity_fresh", rep, "| 4b9.")
+    assert "tau 0.620 on 10 fresh nets (params-only 0.690); pooled 23: 0.700 vs 0.600" in line
+    assert line.endswith("**missed** |")  # pooled lead is clear, but tau < 0.8
+    assert "### Proxy fidelity, issue 8 out of sample: fresh architectures" in doc
+    assert "| strategy | fresh tau | pooled tau |" in doc
+    assert "each named before any scored these nets" in doc
+    assert "proxy_fidelity.py reference --set fresh`" in doc
+    assert not any(x.startswith("| 4b2.") for x in doc.splitlines())  # no held-out report here
+    rep["strategies"][0]["heldout"]["kendall_tau"] = 0.85
+    line, _ = _row(make_docs, "proxy_fidelity_fresh", rep, "| 4b9.")
+    assert line.endswith("**met** |")
 
 
 def test_the_replicate_row_and_the_blend_summary(make_docs) -> None:
@@ -459,6 +488,13 @@ def test_the_reference_prefix_row_names_the_first_step_that_ranks_well_and_its_c
         "+0.227]) at 654 s per net; 1000 steps: 0.578 at 141 s" in line
     assert line.endswith("**missed** |")  # ranks well only past the budget
     assert "prefix body" in doc
+    assert "out of sample" not in line  # no fresh rows measured
+    report["fresh_rows"] = [dict(row(4000, 0.6, -0.3, 500, False, False), n_architectures=10,
+                                 params_only_tau=0.5, diff=0.1)]
+    line, _ = _row(make_docs, "reference_prefix", report, "| 4b5.")
+    assert "; out of sample, 10 fresh nets at 4000 steps: Kendall tau 0.600 (params-only " \
+        "0.500; difference +0.100 [-0.300, -0.100]) at 500 s" in line
+    assert line.endswith("**missed** |")
     report["rows"][0] = row(1000, 0.81, 0.01, 110, True, True)
     line, _ = _row(make_docs, "reference_prefix", report, "| 4b5.")
     assert line.endswith("**met** |")

@@ -119,3 +119,25 @@ def test_the_replicate_comparison(heldout) -> None:
     assert row["tau_vs_first"] == pytest.approx(1.0)
     assert row["tau_vs_second"] == pytest.approx(4 / 6)
     assert heldout.against_replicate(["s"], held, ref, {"h0": 1.0}) == {"n": 1}
+
+
+def test_the_held_out_report_renders_as_committed_and_the_fresh_set_in_its_own_words(
+        heldout) -> None:
+    import json
+
+    res = heldout.RESULTS
+    committed = json.loads((res / "proxy_fidelity_heldout.json").read_text())
+    assert heldout.render(committed) == (res / "proxy_fidelity_heldout.md").read_text()
+    fresh = heldout.render(dict(committed, set="fresh"))
+    assert fresh.startswith("# Proxy fidelity out of sample (issue 8, fresh architectures)")
+    assert "drawn at random after every strategy here was fixed" in fresh
+    assert "held-out" not in fresh.split("## Does the reference reproduce?")[0]
+
+
+def test_each_set_has_its_own_nets_table_and_report(heldout) -> None:
+    held, fresh = heldout.SETS["heldout"], heldout.SETS["fresh"]
+    assert held.out.name == "proxy_fidelity_heldout" and fresh.out.name == "proxy_fidelity_fresh"
+    assert fresh.table.name == "proxy_reference_fresh.json" and fresh.replicate is None
+    h = {lb for lb, _ in held.archs(2)}
+    f = {lb for lb, _ in fresh.archs(2)}
+    assert len(h) == 8 and len(f) == 10 and not h & f

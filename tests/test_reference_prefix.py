@@ -46,3 +46,35 @@ def test_main_writes_the_table_and_a_missing_table_is_one_line(rp, tmp_path, cap
     got = json.loads(out.with_suffix(".json").read_text())
     assert [r["n_architectures"] for r in got["rows"]] == [9, 9, 9]
     assert "| 4000 |" in out.with_suffix(".md").read_text()
+
+
+def test_the_fresh_table_adds_out_of_sample_rows_and_the_primary_is_unchanged(
+        rp, tmp_path) -> None:
+    from tests.test_pruner_reference_replay import _table
+
+    out = tmp_path / "out"
+    for j, name in enumerate(rp.TABLES):
+        (tmp_path / name).write_text(json.dumps(_table([f"n{j}{i}" for i in range(3)], 0)))
+    assert rp.main(["--results", str(tmp_path), "--out", str(out)]) == 0
+    before = json.loads(out.with_suffix(".json").read_text())
+    assert before["fresh_rows"] is None
+    assert "Out of sample" not in out.with_suffix(".md").read_text()
+    (tmp_path / rp.FRESH).write_text(json.dumps(_table([f"f{i}" for i in range(4)], 0)))
+    assert rp.main(["--results", str(tmp_path), "--out", str(out)]) == 0
+    got = json.loads(out.with_suffix(".json").read_text())
+    assert got["rows"] == before["rows"]
+    assert [r["n_architectures"] for r in got["fresh_rows"]] == [4, 4, 4]
+    assert [r["n_architectures"] for r in got["all_rows"]] == [13, 13, 13]
+    md = out.with_suffix(".md").read_text()
+    assert "## Out of sample: the 4 fresh nets" in md and "## All 13 nets" in md
+
+
+def test_a_broken_fresh_table_is_one_line(rp, tmp_path, capsys) -> None:
+    from tests.test_pruner_reference_replay import _table
+
+    for j, name in enumerate(rp.TABLES):
+        (tmp_path / name).write_text(json.dumps(_table([f"n{j}{i}" for i in range(3)], 0)))
+    (tmp_path / rp.FRESH).write_text("{}")
+    assert rp.main(["--results", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("reference_prefix: ") and rp.FRESH in err and "\n" not in err
