@@ -1,0 +1,238 @@
+"""Issue 8: the reference recipe itself, made cheap by training on fewer pixels per step.
+
+    .venv/bin/python benchmarks/proxy_small_batch.py measure --strategy NAME
+    .venv/bin/python benchmarks/proxy_small_batch.py rank
+
+Row 4b5 (benchmarks/reference_prefix.py) found that the reference recipe cut at 4000 steps, one
+learning-rate halving in, ranks the finals at tau 0.82-0.85 (31 nets; out of sample on the 10
+fresh ones too), but at 650-720 s of training per net, five times issue 8's budget; at 1000 or
+2000 steps, before any decay, it ranks below parameter count. Training cost is about linear in
+the pixels of a step (batch x patch^2). So the question here: does the same recipe keep that
+ranking with a quarter to a seventh of the pixels per step, and so fit the budget? Each strategy
+is ``search.fidelity.REFERENCE_PROTOCOL`` (T91 + BSD200, lr 2e-3 with 100 warm-up steps, halved
+every ``step_size`` steps, Adam, EMA 0.995, no residual) with only batch, LR patch, steps and
+step size changed, trained from scratch with seed 1 (the reference used seed 0, so this is an
+independent run, not a prefix of it), 1 thread, scored once on full Set5 at the end.
+
+Timing pilot before this file (fresh10, the heaviest fresh net, 200 steps, 1 thread): batch 16
+patch 32 0.456 s/step; batch 4 patch 32 0.117; batch 4 patch 24 0.077; batch 8 patch 24 0.139.
+No ranking of any net under these strategies had been seen.
+
+Pre-registered (in the commit that adds this file, before any net was trained under them):
+- nets: all 41 reference nets (proxy_reference.json, _heldout, _confirm: 31; _fresh: 10), each
+  against its own long-training reference on Set5 + Set14 + B100 (``ReferenceTable.scores``);
+- primary: ``b4p24-4000`` (batch 4, patch 24, 4000 steps, halved at 2000: the 4000-step cut of
+  row 4b5 at a seventh of the pixels), judged on issue 8's goal on all 41: Kendall tau >= 0.8,
+  the 95% paired-bootstrap interval (``paired_tau_bootstrap``, 10000 draws, seed 0) of its
+  difference to params-only above 0, and mean CPU-s per net (training and scoring) <= 120; the
+  same figures on the 10 fresh nets and on the 31 are reported beside it;
+- secondary: ``b8p24-2000`` (batch 8, patch 24, 2000 steps, halved at 1000: the schedule
+  compressed instead), the same figures; measured after the primary, reported if finished.
+Nothing else is picked; every strategy measured is reported.
+
+Writes benchmarks/results/proxy_small_batch_{strategy}.json (``measure``, resumable per net) and
+benchmarks/results/proxy_small_batch.{json,md} (``rank``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from blocks.errors import UserError  # noqa: E402
+from blocks.specs import NetSpec  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+#: the reference tables, the first three the 31 nets of rows 4b-4b5, the last the 10 fresh ones
+TABLES = ("proxy_reference.json", "proxy_reference_heldout.json", "proxy_reference_confirm.json")
+FRESH = "proxy_reference_fresh.json"
+#: name -> (batch, LR patch px, steps, step size)
+STRATEGIES = {
+    "b4p24-4000": (4, 24, 4000, 2000),
+    "b8p24-2000": (8, 24, 2000, 1000),
+}
+PRIMARY = "b4p24-4000"
+SEED = 1
+TAU_GOAL = 0.8
+CPU_GOAL = 120.0
+
+
+def protocol(name: str) -> Any:
+    """The reference protocol with the strategy's batch, patch, steps and step size."""
+    from search.fidelity import REFERENCE_PROTOCOL
+
+    if name not in STRATEGIES:
+        raise UserError(f"unknown strategy {name!r}; known: {', '.join(STRATEGIES)}")
+    batch, patch, steps, step_size = STRATEGIES[name]
+    return dataclasses.replace(
+        REFERENCE_PROTOCOL, name=f"refrecipe-{name}",
+        description=f"issue 8 reference recipe at batch {batch}, patch {patch}, {steps} steps",
+        batch=batch, lr_patch=patch, steps=steps, step_size=step_size, eval_every=steps,
+        eval_sets=("Set5",), final_sets=("Set5",))
+
+
+def reference_nets(results: Path = RESULTS) -> list[dict[str, Any]]:
+    """Every reference net: label, which set (``31`` or ``fresh``), spec, params and its
+    reference score as the tables compare it."""
+    from profiles.counting import count_params
+    from search.fidelity import ReferenceTable
+
+    nets = []
+    for name in (*TABLES, FRESH):
+        path = results / name
+        if not path.is_file():
+            raise UserError(f"no reference table {path}; run proxy_fidelity.py reference")
+        table = ReferenceTable.load(path)
+        archs = table.data["archs"]
+        scores = table.scores([a["label"] for a in archs])
+        for a in archs:
+            if a["label"] not in scores:
+                raise UserError(f"{name}: {a['label']} has no reference score")
+            spec = NetSpec.from_dict(a["spec"])
+            nets.append({"label": a["label"], "set": "fresh" if name == FRESH else "31",
+                         "spec": spec, "params": count_params(spec),
+                         "reference": float(scores[a["label"]])})
+    return nets
+
+
+def path_of(name: str, results: Path = RESULTS) -> Path:
+    return results / f"proxy_small_batch_{name}.json"
+
+
+def measure_main(args: argparse.Namespace) -> int:
+    from search.proxies import TrainData
+    from search.train import train
+
+    proto = protocol(args.strategy)
+    nets = reference_nets()
+    data = TrainData.for_protocol(proto, args.data)
+    path = path_of(args.strategy)
+    out = json.loads(path.read_text()) if path.is_file() else {
+        "strategy": args.strategy, "protocol": proto.to_dict(), "seed": SEED, "threads": 1,
+        "nets": {}}
+    if out["protocol"] != json.loads(json.dumps(proto.to_dict())):
+        raise UserError(f"{path.name} was measured under another protocol; move it away")
+    for n in nets:
+        row = out["nets"].get(n["label"])
+        if row is not None and row["spec_key"] == n["spec"].key():
+            continue  # resumable per net
+        c0, t0 = time.process_time(), time.perf_counter()
+        res = train(n["spec"], data=data, protocol=proto, seed=SEED, threads=1, progress=False)
+        out["nets"][n["label"]] = {
+            "spec_key": n["spec"].key(), "status": res.status, "psnr_y_db": res.psnr_y_db,
+            "steps": res.steps, "cpu_s": time.process_time() - c0,
+            "wall_s": time.perf_counter() - t0, "train_seconds": res.train_seconds,
+            "eval_seconds": res.eval_seconds}
+        path.write_text(json.dumps(out, indent=1) + "\n")
+        print(f"[{args.strategy}] {n['label']}: {res.status} {res.psnr_y_db} dB, "
+              f"{out['nets'][n['label']]['cpu_s']:.0f} CPU-s", flush=True)
+    return 0
+
+
+def judge(nets: list[dict[str, Any]], got: dict[str, Any]) -> dict[str, Any] | None:
+    """Tau of one strategy's scores and of params-only against the reference on these nets,
+    the paired interval of the difference, mean CPU-s and the goal; None below 4 nets."""
+    from search.fidelity import paired_tau_bootstrap, spearman
+
+    done = [n for n in nets if (r := got.get(n["label"])) and r["status"] == "complete"
+            and r["spec_key"] == n["spec"].key()]
+    if len(done) < 4:
+        return None
+    score = [got[n["label"]]["psnr_y_db"] for n in done]
+    ref = [n["reference"] for n in done]
+    boot = paired_tau_bootstrap(score, [float(n["params"]) for n in done], ref)
+    cpu = statistics.fmean(got[n["label"]]["cpu_s"] for n in done)
+    return {"n": len(done), "of": len(nets), "kendall_tau": boot["tau_a"],
+            "spearman": spearman(score, ref), "params_only_tau": boot["tau_b"],
+            "diff": boot["diff"], "diff_ci95": boot["diff_ci95"], "cpu_s_mean": cpu,
+            "goal_met": bool(len(done) == len(nets) and boot["tau_a"] >= TAU_GOAL
+                             and boot["diff_ci95"][0] > 0 and cpu <= CPU_GOAL)}
+
+
+def rank(results: Path = RESULTS) -> dict[str, Any]:
+    nets = reference_nets(results)
+    groups = {"all": nets, "31": [n for n in nets if n["set"] == "31"],
+              "fresh": [n for n in nets if n["set"] == "fresh"]}
+    out: dict[str, Any] = {"primary": PRIMARY, "strategies": {}, "seed": SEED,
+                           "goal": {"kendall_tau": TAU_GOAL, "cpu_s_mean": CPU_GOAL}}
+    for name in STRATEGIES:
+        if not path_of(name, results).is_file():
+            continue
+        got = json.loads(path_of(name, results).read_text())["nets"]
+        out["strategies"][name] = {
+            "protocol": list(STRATEGIES[name]),
+            "failed": sorted(lb for lb, r in got.items() if r["status"] != "complete"),
+            **{g: judge(ns, got) for g, ns in groups.items()}}
+    return out
+
+
+def render(report: dict[str, Any]) -> str:
+    lines = ["# Issue 8: the reference recipe on fewer pixels per step", "",
+             "Each strategy is the reference recipe with batch, LR patch, steps and step size "
+             f"changed, trained from scratch with seed {report['seed']} (the reference: seed 0), "
+             "1 thread, scored on full Set5; against the long-training reference (Set5 + Set14 "
+             f"+ B100). Pre-registered primary: `{report['primary']}` on all nets; goal tau >= "
+             f"{TAU_GOAL}, clearly above params-only (95% paired interval above 0), <= "
+             f"{CPU_GOAL:.0f} CPU-s per net.", "",
+             "| strategy (batch, patch, steps, halved every) | nets | tau | Spearman | "
+             "params-only tau | difference [95%] | CPU-s per net | goal |",
+             "|---|---|---:|---:|---:|---|---:|---|"]
+    for name, s in report["strategies"].items():
+        b, p, st, ss = s["protocol"]
+        for g in ("all", "31", "fresh"):
+            r = s[g]
+            if r is None:
+                lines.append(f"| `{name}` ({b}, {p}, {st}, {ss}) | {g}: fewer than 4 | - | - | "
+                             "- | - | - | - |")
+                continue
+            lo, hi = r["diff_ci95"]
+            verdict = ("**met**" if r["goal_met"] else "**missed**") if (
+                name == report["primary"] and g == "all") else ("yes" if r["goal_met"] else "no")
+            lines.append(
+                f"| `{name}` ({b}, {p}, {st}, {ss}) | {g} ({r['n']} of {r['of']}) | "
+                f"{r['kendall_tau']:.3f} | {r['spearman']:.3f} | {r['params_only_tau']:.3f} | "
+                f"{r['diff']:+.3f} [{lo:+.3f}, {hi:+.3f}] | {r['cpu_s_mean']:.0f} | {verdict} |")
+        if s["failed"]:
+            lines.append(f"| `{name}` failed on | {', '.join(s['failed'])} | | | | | | |")
+    lines += ["", "Command: `.venv/bin/python benchmarks/proxy_small_batch.py measure --strategy "
+              "NAME`, then `... rank`", ""]
+    return "\n".join(lines)
+
+
+def rank_main(args: argparse.Namespace) -> int:
+    report = rank(RESULTS)  # read at call time (a test points it elsewhere)
+    if not report["strategies"]:
+        raise UserError("nothing measured yet: run measure --strategy NAME first")
+    stem = RESULTS / "proxy_small_batch"
+    stem.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
+    stem.with_suffix(".md").write_text(render(report))
+    print(f"wrote {stem.with_suffix('.md')}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="proxy_small_batch.py")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("measure", help="train every reference net under one strategy")
+    m.add_argument("--strategy", default=PRIMARY, choices=sorted(STRATEGIES))
+    m.add_argument("--data", help="data root (default: $DISTILLNAS_DATA or ../shared/data)")
+    sub.add_parser("rank", help="judge every measured strategy")
+    args = ap.parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        return measure_main(args) if args.cmd == "measure" else rank_main(args)
+    except UserError as exc:
+        print(f"proxy_small_batch: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
