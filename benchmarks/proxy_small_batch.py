@@ -30,7 +30,8 @@ Pre-registered (in the commit that adds this file, before any net was trained un
   compressed instead), the same figures; measured after the primary, reported if finished.
 Nothing else is picked; every strategy measured is reported.
 
-Writes benchmarks/results/proxy_small_batch_{strategy}.json (``measure``, resumable per net) and
+Writes benchmarks/results/proxy_small_batch_{strategy}.json (``measure``, resumable per net;
+several ``measure`` processes side by side split the nets through claims in that file) and
 benchmarks/results/proxy_small_batch.{json,md} (``rank``).
 """
 
@@ -108,33 +109,68 @@ def path_of(name: str, results: Path = RESULTS) -> Path:
     return results / f"proxy_small_batch_{name}.json"
 
 
+def _update(path: Path, change: Any) -> dict[str, Any]:
+    """Read, change and rewrite the measurement file under an exclusive lock, so that several
+    ``measure`` processes (one core each) share one file without losing each other's nets."""
+    import fcntl
+
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        out = json.loads(path.read_text())
+        change(out)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(out, indent=1) + "\n")
+        tmp.replace(path)
+        return out
+
+
 def measure_main(args: argparse.Namespace) -> int:
+    """Train every reference net not yet measured or claimed by another process; rerunning
+    resumes, and N processes started side by side split the nets between them."""
+    import os
+
     from search.proxies import TrainData
     from search.train import train
 
     proto = protocol(args.strategy)
-    nets = reference_nets()
+    nets = reference_nets(RESULTS)  # read at call time (a test points it elsewhere)
     data = TrainData.for_protocol(proto, args.data)
-    path = path_of(args.strategy)
-    out = json.loads(path.read_text()) if path.is_file() else {
-        "strategy": args.strategy, "protocol": proto.to_dict(), "seed": SEED, "threads": 1,
-        "nets": {}}
-    if out["protocol"] != json.loads(json.dumps(proto.to_dict())):
+    path = path_of(args.strategy, RESULTS)
+    if not path.is_file():
+        path.write_text(json.dumps({
+            "strategy": args.strategy, "protocol": proto.to_dict(), "seed": SEED, "threads": 1,
+            "nets": {}}, indent=1) + "\n")
+    if json.loads(path.read_text())["protocol"] != json.loads(json.dumps(proto.to_dict())):
         raise UserError(f"{path.name} was measured under another protocol; move it away")
+    me = f"{os.uname().nodename}:{os.getpid()}"
     for n in nets:
-        row = out["nets"].get(n["label"])
-        if row is not None and row["spec_key"] == n["spec"].key():
-            continue  # resumable per net
+        label, key = n["label"], n["spec"].key()
+        picked = []
+
+        def claim(out: dict[str, Any], label: str = label, key: str = key,
+                  picked: list = picked) -> None:
+            row, owner = out["nets"].get(label), out.setdefault("claims", {}).get(label)
+            if (row is None or row["spec_key"] != key) and owner in (None, me):
+                out["claims"][label] = me
+                picked.append(label)
+
+        _update(path, claim)
+        if not picked:
+            continue  # measured, or another process has it (a killed one's claim: delete it)
         c0, t0 = time.process_time(), time.perf_counter()
         res = train(n["spec"], data=data, protocol=proto, seed=SEED, threads=1, progress=False)
-        out["nets"][n["label"]] = {
-            "spec_key": n["spec"].key(), "status": res.status, "psnr_y_db": res.psnr_y_db,
-            "steps": res.steps, "cpu_s": time.process_time() - c0,
-            "wall_s": time.perf_counter() - t0, "train_seconds": res.train_seconds,
-            "eval_seconds": res.eval_seconds}
-        path.write_text(json.dumps(out, indent=1) + "\n")
-        print(f"[{args.strategy}] {n['label']}: {res.status} {res.psnr_y_db} dB, "
-              f"{out['nets'][n['label']]['cpu_s']:.0f} CPU-s", flush=True)
+        row = {"spec_key": key, "status": res.status, "psnr_y_db": res.psnr_y_db,
+               "steps": res.steps, "cpu_s": time.process_time() - c0,
+               "wall_s": time.perf_counter() - t0, "train_seconds": res.train_seconds,
+               "eval_seconds": res.eval_seconds}
+
+        def record(out: dict[str, Any], label: str = label, row: dict = row) -> None:
+            out["nets"][label] = row
+            out["claims"].pop(label, None)
+
+        _update(path, record)
+        print(f"[{args.strategy}] {label}: {res.status} {res.psnr_y_db} dB, "
+              f"{row['cpu_s']:.0f} CPU-s", flush=True)
     return 0
 
 

@@ -68,3 +68,41 @@ def test_rank_without_measurements_is_one_line(sb, tmp_path, capsys, monkeypatch
     assert sb.main(["rank"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("proxy_small_batch: no reference table") and "\n" not in err
+
+
+def test_measure_skips_measured_and_claimed_nets_and_records_the_rest(
+        sb, tmp_path, monkeypatch) -> None:
+    import types
+
+    import search.proxies
+    import search.train
+
+    for name in (*sb.TABLES, sb.FRESH):
+        shutil.copy(sb.RESULTS / name, tmp_path / name)
+    monkeypatch.setattr(sb, "RESULTS", tmp_path)
+    nets = sb.reference_nets(tmp_path)
+    done, taken = nets[0], nets[1]
+    proto = sb.protocol(sb.PRIMARY)
+    path = sb.path_of(sb.PRIMARY, tmp_path)
+    path.write_text(json.dumps({
+        "protocol": proto.to_dict(), "claims": {taken["label"]: "other:1"},
+        "nets": {done["label"]: {"spec_key": done["spec"].key(), "status": "complete"}}}))
+    trained = []
+
+    def fake_train(spec, **kw):
+        assert kw["protocol"] == proto and kw["seed"] == sb.SEED and kw["threads"] == 1
+        trained.append(spec.key())
+        return types.SimpleNamespace(status="complete", psnr_y_db=30.0, steps=4000,
+                                     train_seconds=1.0, eval_seconds=0.5)
+
+    monkeypatch.setattr(search.train, "train", fake_train)
+    monkeypatch.setattr(search.proxies.TrainData, "for_protocol", lambda *a, **k: None)
+    assert sb.main(["measure"]) == 0
+    got = json.loads(path.read_text())
+    assert trained == [n["spec"].key() for n in nets[2:]]
+    assert set(got["nets"]) == {n["label"] for n in nets if n is not taken}
+    assert got["claims"] == {taken["label"]: "other:1"}  # only the other process's claim left
+    assert not path.with_suffix(".tmp").exists()
+    got["protocol"]["batch"] = 16
+    path.write_text(json.dumps(got))
+    assert sb.main(["measure"]) == 2  # another protocol's file is never mixed in
