@@ -327,6 +327,7 @@ def section_fidelity(headline: list[list[str]]) -> list[str]:
     out += section_supernet_finish(headline)
     out += section_supernet_fresh(headline)
     out += section_heldout(headline, "fresh")
+    out += section_small_batch(headline)
     out += section_latency_table(headline)
     return out
 
@@ -595,6 +596,35 @@ def section_supernet_finish(headline: list[list[str]]) -> list[str]:
         ">= 0.8, clearly above params-only, <= 120 CPU-s",
         met(data["verdict"] == "met")])
     return [title, "", report_body("proxy_supernet_finish"), ""]
+
+
+def section_small_batch(headline: list[list[str]]) -> list[str]:
+    """The reference recipe on fewer pixels per step (proxy_small_batch.py): its pre-registered
+    primary judged on all reference nets, the fresh ones beside it."""
+    title = "### Proxy fidelity, issue 8: the reference recipe on fewer pixels per step"
+    data = load("proxy_small_batch.json")
+    if data is None or data["primary"] not in data["strategies"]:
+        return [title, "", *not_run(f"{PY} benchmarks/proxy_small_batch.py measure")]
+    name = data["primary"]
+    s = data["strategies"][name]
+
+    def text(r: dict[str, Any] | None, what: str) -> str:
+        if r is None:
+            return f"{what}: fewer than 4 nets measured"
+        lo, hi = r["diff_ci95"]
+        part = "" if r["n"] == r["of"] else f" (only {r['n']} of {r['of']} measured)"
+        return (f"{what}: Kendall tau {r['kendall_tau']:.3f} (params-only "
+                f"{r['params_only_tau']:.3f}, difference {r['diff']:+.3f} [{lo:+.3f}, "
+                f"{hi:+.3f}]){part}")
+
+    r = s["all"]
+    headline.append([
+        f"4b10. the reference recipe on fewer pixels per step: `{name}` (pre-registered; all "
+        f"{r['of'] if r else '?'} reference nets)",
+        f"{text(r, 'all')}; {text(s['fresh'], 'fresh')}"
+        + (f"; {r['cpu_s_mean']:.0f} CPU-s per net" if r else ""),
+        ">= 0.8, clearly above params-only, <= 120 CPU-s", met(bool(r and r["goal_met"]))])
+    return [title, "", report_body("proxy_small_batch"), ""]
 
 
 def section_supernet_fresh(headline: list[list[str]]) -> list[str]:

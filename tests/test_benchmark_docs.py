@@ -31,8 +31,10 @@ def test_missing_results_are_reported_as_not_run(make_docs) -> None:
     # curves, two proxy fidelities, the held-out one, the supernet, the reference cut short, the
     # supernet in the search, its fine-tune's ending, the pruner under the supernet (step 0,
     # inside the fine-tune, step 0 against the cosine finals), the proxy on fresh nets, the
-    # calibration's strategies on fresh nets, latency table, overheads, counters
-    assert doc.count("Not run yet:") == 19
+    # calibration's strategies on fresh nets, the recipe on fewer pixels, latency table,
+    # overheads, counters
+    assert doc.count("Not run yet:") == 20
+    assert "benchmarks/proxy_small_batch.py measure`" in doc
     assert "benchmarks/proxy_heldout.py --set fresh`" in doc
     assert "benchmarks/proxy_supernet_fresh.py measure`" in doc
     assert "benchmarks/pruner_supernet_cosine.py`" in doc
@@ -598,3 +600,23 @@ def test_the_fresh_row_needs_the_goal_on_the_fresh_and_the_pooled_nets(make_docs
     report = bench.rank(_fresh(flattened=9), _covered())
     line, _ = _row(make_docs, "proxy_supernet_fresh", report, "| 4b8.")
     assert line.endswith("**met** |") and "(provisional: a reference curve" in line
+
+
+def test_the_small_batch_row_judges_the_primary_on_all_nets(make_docs) -> None:
+    def judged(n: int, tau: float, lo: float, cpu: float) -> dict:
+        return {"n": n, "of": 41 if n > 10 else 10, "kendall_tau": tau, "params_only_tau": 0.65,
+                "diff": tau - 0.65, "diff_ci95": [lo, 0.3], "cpu_s_mean": cpu,
+                "goal_met": n in (41, 10) and tau >= 0.8 and lo > 0 and cpu <= 120}
+
+    rep = {"primary": "b4p24-4000", "strategies": {"b4p24-4000": {
+        "all": judged(41, 0.82, 0.05, 110), "fresh": judged(10, 0.7, -0.2, 100)}}}
+    line, doc = _row(make_docs, "proxy_small_batch", rep, "| 4b10.", "small body")
+    assert "all: Kendall tau 0.820 (params-only 0.650, difference +0.170 [+0.050, +0.300]); " \
+        "fresh: Kendall tau 0.700" in line and "110 CPU-s per net" in line
+    assert line.endswith("**met** |") and "small body" in doc
+    rep["strategies"]["b4p24-4000"]["all"] = judged(30, 0.9, 0.1, 100)  # 30 of 41 so far
+    line, _ = _row(make_docs, "proxy_small_batch", rep, "| 4b10.")
+    assert "(only 30 of 41 measured)" in line and line.endswith("**missed** |")
+    rep["strategies"]["b4p24-4000"]["all"] = judged(41, 0.85, 0.1, 150)  # over the budget
+    line, _ = _row(make_docs, "proxy_small_batch", rep, "| 4b10.")
+    assert line.endswith("**missed** |")
