@@ -351,7 +351,8 @@ def render(report: dict[str, Any]) -> str:
     for c in report["comparisons"]:
         lo, hi = c["diff_ci95"]
         lines.append(
-            f"| {c['a']} | {c['on']} ({c['n_items']}) | {_fmt(c['tau_a'])} | {_fmt(c['tau_b'])} | "
+            f"| {c['a']} | {report.get('set', 'heldout') if c['on'] == 'heldout' else c['on']} "
+            f"({c['n_items']}) | {_fmt(c['tau_a'])} | {_fmt(c['tau_b'])} | "
             f"{c['diff']:+.3f} | [{lo:+.3f}, {hi:+.3f}] | {c['p_a_better']:.2f} | "
             f"{'yes' if c['clearly_above'] else 'no'} |"
         )

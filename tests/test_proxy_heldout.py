@@ -132,6 +132,7 @@ def test_the_held_out_report_renders_as_committed_and_the_fresh_set_in_its_own_w
     assert fresh.startswith("# Proxy fidelity out of sample (issue 8, fresh architectures)")
     assert "drawn at random after every strategy here was fixed" in fresh
     assert "held-out" not in fresh.split("## Does the reference reproduce?")[0]
+    assert "| fresh (8) |" in fresh and "| heldout (8) |" not in fresh
 
 
 def test_each_set_has_its_own_nets_table_and_report(heldout) -> None:
