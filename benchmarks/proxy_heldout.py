@@ -96,7 +96,7 @@ class OutOfSample(NamedTuple):
     table: Path
     replicate: Path | None
     out: Path
-    adjective: str  # "held-out nets", "fresh nets"
+    adjective: str  # "held-out", "fresh": what the report calls the nets
     why: str  # how the nets came after the pick
 
 

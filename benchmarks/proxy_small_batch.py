@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import statistics
 import sys
@@ -109,19 +110,34 @@ def path_of(name: str, results: Path = RESULTS) -> Path:
     return results / f"proxy_small_batch_{name}.json"
 
 
-def _update(path: Path, change: Any) -> dict[str, Any]:
+def _update(path: Path, change: Any) -> Any:
     """Read, change and rewrite the measurement file under an exclusive lock, so that several
-    ``measure`` processes (one core each) share one file without losing each other's nets."""
+    ``measure`` processes (one core each) share one file without losing each other's nets;
+    returns what ``change(out)`` returns."""
     import fcntl
 
     with open(path.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         out = json.loads(path.read_text())
-        change(out)
+        result = change(out)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(out, indent=1) + "\n")
         tmp.replace(path)
-        return out
+        return result
+
+
+def _claim(out: dict[str, Any], label: str, key: str, me: str) -> bool:
+    """Claim a net for process ``me`` unless it is measured (same spec) or another's."""
+    row, owner = out["nets"].get(label), out.setdefault("claims", {}).get(label)
+    if (row is None or row["spec_key"] != key) and owner in (None, me):
+        out["claims"][label] = me
+        return True
+    return False
+
+
+def _record(out: dict[str, Any], label: str, row: dict[str, Any]) -> None:
+    out["nets"][label] = row
+    out.setdefault("claims", {}).pop(label, None)
 
 
 def measure_main(args: argparse.Namespace) -> int:
@@ -145,17 +161,7 @@ def measure_main(args: argparse.Namespace) -> int:
     me = f"{os.uname().nodename}:{os.getpid()}"
     for n in nets:
         label, key = n["label"], n["spec"].key()
-        picked = []
-
-        def claim(out: dict[str, Any], label: str = label, key: str = key,
-                  picked: list = picked) -> None:
-            row, owner = out["nets"].get(label), out.setdefault("claims", {}).get(label)
-            if (row is None or row["spec_key"] != key) and owner in (None, me):
-                out["claims"][label] = me
-                picked.append(label)
-
-        _update(path, claim)
-        if not picked:
+        if not _update(path, functools.partial(_claim, label=label, key=key, me=me)):
             continue  # measured, or another process has it (a killed one's claim: delete it)
         c0, t0 = time.process_time(), time.perf_counter()
         res = train(n["spec"], data=data, protocol=proto, seed=SEED, threads=1, progress=False)
@@ -163,12 +169,7 @@ def measure_main(args: argparse.Namespace) -> int:
                "steps": res.steps, "cpu_s": time.process_time() - c0,
                "wall_s": time.perf_counter() - t0, "train_seconds": res.train_seconds,
                "eval_seconds": res.eval_seconds}
-
-        def record(out: dict[str, Any], label: str = label, row: dict = row) -> None:
-            out["nets"][label] = row
-            out["claims"].pop(label, None)
-
-        _update(path, record)
+        _update(path, functools.partial(_record, label=label, row=row))
         print(f"[{args.strategy}] {label}: {res.status} {res.psnr_y_db} dB, "
               f"{row['cpu_s']:.0f} CPU-s", flush=True)
     return 0

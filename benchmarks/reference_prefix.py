@@ -104,15 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(RESULTS / "reference_prefix"), help="path stem")
     argv = sys.argv[1:] if argv is None else argv
     args = ap.parse_args(argv)
-    try:
-        nets = [n for t in TABLES for n in load_table(Path(args.results) / t, STEPS)]
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"reference_prefix: {exc}", file=sys.stderr)
-        return 2
     fresh_path = Path(args.results) / FRESH
     try:
-        fresh = load_table(fresh_path, STEPS) if fresh_path.is_file() else []
-    except ValueError as exc:
+        nets = [n for t in TABLES for n in load_table(Path(args.results) / t, STEPS)]
+        fresh = load_table(fresh_path, STEPS) if fresh_path.is_file() else []  # optional
+    except (FileNotFoundError, ValueError) as exc:
         print(f"reference_prefix: {exc}", file=sys.stderr)
         return 2
     rows = prefix_rows(nets)
