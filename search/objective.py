@@ -23,6 +23,26 @@ def candidate_dir(run_dir: Path, key: str) -> Path:
     return Path(run_dir) / "candidates" / hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
+def train_candidate(out: Path, *args: Any, **kwargs: Any) -> Any:
+    """``search.train.train`` resuming ``out``. A checkpoint there from another run (a study
+    deleted and made again with other settings, or two servers' studies of one name) stops the
+    search with what a search user can do, not the trainer's ``--no-resume``, which ``search``
+    does not have: nothing is overwritten."""
+    from blocks.errors import UserError
+    from search.train import train
+
+    try:
+        return train(*args, out_dir=out, resume=True, **kwargs)
+    except UserError as exc:
+        if "checkpoint is from a different run" not in str(exc):
+            raise
+        reason = str(exc).split("different run ", 1)[1].split(";", 1)[0]
+        raise UserError(
+            f"{out} holds a checkpoint of this net from another run {reason}: a study of this "
+            "name was made before with other settings; use another --study or --storage, or "
+            "delete that folder to train it afresh") from None
+
+
 def device_costs(spec: NetSpec, device: DeviceProfile, budgets: Budgets, *,
                  measure_memory: bool = True, latency_runs: int = 15) -> dict[str, Any]:
     """Costs at the device's input size: params and MACs counted on the meta device, latency by
@@ -80,12 +100,12 @@ class DeviceEvaluator:
 
     def train(self, spec: NetSpec, *, seed: int,
               report: Callable[[int, float], bool]) -> TrainOutcome:
-        from search.train import save_outputs, train
+        from search.train import save_outputs
 
         out = candidate_dir(self.run_dir, spec.key())
-        result = train(spec, data=self.data, protocol=self.protocol, seed=seed,
-                       device=self.train_device, threads=self.threads, out_dir=out, resume=True,
-                       progress=self.progress, report=report)
+        result = train_candidate(out, spec, data=self.data, protocol=self.protocol, seed=seed,
+                                 device=self.train_device, threads=self.threads,
+                                 progress=self.progress, report=report)
         if result.status == "complete":
             save_outputs(out, result, spec=spec, protocol=self.protocol, data=self.data)
         return outcome(result)
@@ -136,7 +156,7 @@ class SupernetEvaluator(DeviceEvaluator):
     def train(self, spec: NetSpec, *, seed: int,
               report: Callable[[int, float], bool]) -> TrainOutcome:
         from blocks.build import build_network
-        from search.train import save_outputs, train
+        from search.train import save_outputs
 
         t0 = time.perf_counter()
         trained = _store(str(self.store_path), self.store_sha1)
@@ -150,9 +170,9 @@ class SupernetEvaluator(DeviceEvaluator):
                         f"(< {self.min_coverage:.0%}): {trained.describe()}")
         out = candidate_dir(self.run_dir, spec.key())
         setup_s = time.perf_counter() - t0  # loading the store and inheriting: scoring time
-        result = train(net, data=self.data, protocol=self.protocol, seed=seed,
-                       device=self.train_device, threads=self.threads, out_dir=out, resume=True,
-                       progress=self.progress, report=report, scale=spec.scale)
+        result = train_candidate(out, net, data=self.data, protocol=self.protocol, seed=seed,
+                                 device=self.train_device, threads=self.threads,
+                                 progress=self.progress, report=report, scale=spec.scale)
         if result.status == "complete":
             save_outputs(out, result, spec=spec, protocol=self.protocol, data=self.data,
                          extra={"supernet": str(self.store_path), "supernet_sha1":
