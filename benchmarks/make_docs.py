@@ -327,7 +327,10 @@ def section_fidelity(headline: list[list[str]]) -> list[str]:
     out += section_supernet_finish(headline)
     out += section_supernet_fresh(headline)
     out += section_heldout(headline, "fresh")
-    out += section_small_batch(headline)
+    out += section_recipe_row(headline, "proxy_small_batch", "4b10",
+                              "the reference recipe on fewer pixels per step")
+    out += section_recipe_row(headline, "proxy_short_decay", "4b11",
+                              "the reference recipe on a short schedule decayed to 0")
     out += section_latency_table(headline)
     return out
 
@@ -598,13 +601,13 @@ def section_supernet_finish(headline: list[list[str]]) -> list[str]:
     return [title, "", report_body("proxy_supernet_finish"), ""]
 
 
-def section_small_batch(headline: list[list[str]]) -> list[str]:
-    """The reference recipe on fewer pixels per step (proxy_small_batch.py): its pre-registered
-    primary judged on all reference nets, the fresh ones beside it."""
-    title = "### Proxy fidelity, issue 8: the reference recipe on fewer pixels per step"
-    data = load("proxy_small_batch.json")
+def section_recipe_row(headline: list[list[str]], stem: str, row: str, what: str) -> list[str]:
+    """A variant of the reference recipe (proxy_small_batch.py's machinery; STEM.py): its
+    pre-registered primary judged on all reference nets, the fresh ones beside it."""
+    title = f"### Proxy fidelity, issue 8: {what}"
+    data = load(f"{stem}.json")
     if data is None or data["primary"] not in data["strategies"]:
-        return [title, "", *not_run(f"{PY} benchmarks/proxy_small_batch.py measure")]
+        return [title, "", *not_run(f"{PY} benchmarks/{stem}.py measure")]
     name = data["primary"]
     s = data["strategies"][name]
 
@@ -619,12 +622,12 @@ def section_small_batch(headline: list[list[str]]) -> list[str]:
 
     r = s["all"]
     headline.append([
-        f"4b10. the reference recipe on fewer pixels per step: `{name}` (pre-registered; all "
+        f"{row}. {what}: `{name}` (pre-registered; all "
         f"{r['of'] if r else '?'} reference nets)",
         f"{text(r, 'all')}; {text(s['fresh'], 'fresh')}"
         + (f"; {r['cpu_s_mean']:.0f} CPU-s per net" if r else ""),
         ">= 0.8, clearly above params-only, <= 120 CPU-s", met(bool(r and r["goal_met"]))])
-    return [title, "", report_body("proxy_small_batch"), ""]
+    return [title, "", report_body(stem), ""]
 
 
 def section_supernet_fresh(headline: list[list[str]]) -> list[str]:

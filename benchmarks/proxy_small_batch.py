@@ -45,7 +45,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -68,17 +68,38 @@ TAU_GOAL = 0.8
 CPU_GOAL = 120.0
 
 
-def protocol(name: str) -> Any:
-    """The reference protocol with the strategy's batch, patch, steps and step size."""
+class Row(NamedTuple):  # not a dataclass: the tests load this file outside sys.modules
+    """One pre-registered question on the reference recipe: its strategies (name -> batch, LR
+    patch px, steps, step size; a step size of None decays the learning rate along a cosine to
+    0 at the last step instead of halving it), its primary, its files
+    (``results/STEM_STRATEGY.json``, ``results/STEM.{json,md}``) and its report's title."""
+
+    stem: str
+    title: str
+    strategies: dict[str, tuple[int, int, int, int | None]]
+    primary: str
+
+
+ROW = Row("proxy_small_batch", "the reference recipe on fewer pixels per step", STRATEGIES,
+          PRIMARY)
+
+
+def schedule_text(step_size: int | None) -> str:
+    return f"halved every {step_size}" if step_size else "cosine to 0"
+
+
+def protocol(name: str, row: Row = ROW) -> Any:
+    """The reference protocol with the strategy's batch, patch, steps and schedule."""
     from search.fidelity import REFERENCE_PROTOCOL
 
-    if name not in STRATEGIES:
-        raise UserError(f"unknown strategy {name!r}; known: {', '.join(STRATEGIES)}")
-    batch, patch, steps, step_size = STRATEGIES[name]
+    if name not in row.strategies:
+        raise UserError(f"unknown strategy {name!r}; known: {', '.join(row.strategies)}")
+    batch, patch, steps, step_size = row.strategies[name]
+    decay = {"step_size": step_size} if step_size else {"schedule": "cosine", "step_size": None}
     return dataclasses.replace(
         REFERENCE_PROTOCOL, name=f"refrecipe-{name}",
         description=f"issue 8 reference recipe at batch {batch}, patch {patch}, {steps} steps",
-        batch=batch, lr_patch=patch, steps=steps, step_size=step_size, eval_every=steps,
+        batch=batch, lr_patch=patch, steps=steps, eval_every=steps, **decay,
         eval_sets=("Set5",), final_sets=("Set5",))
 
 
@@ -106,8 +127,8 @@ def reference_nets(results: Path = RESULTS) -> list[dict[str, Any]]:
     return nets
 
 
-def path_of(name: str, results: Path = RESULTS) -> Path:
-    return results / f"proxy_small_batch_{name}.json"
+def path_of(name: str, results: Path = RESULTS, row: Row = ROW) -> Path:
+    return results / f"{row.stem}_{name}.json"
 
 
 def _update(path: Path, change: Any) -> Any:
@@ -140,7 +161,7 @@ def _record(out: dict[str, Any], label: str, row: dict[str, Any]) -> None:
     out.setdefault("claims", {}).pop(label, None)
 
 
-def measure_main(args: argparse.Namespace) -> int:
+def measure_main(args: argparse.Namespace, row: Row = ROW) -> int:
     """Train every reference net not yet measured or claimed by another process; rerunning
     resumes, and N processes started side by side split the nets between them."""
     import os
@@ -148,10 +169,10 @@ def measure_main(args: argparse.Namespace) -> int:
     from search.proxies import TrainData
     from search.train import train
 
-    proto = protocol(args.strategy)
+    proto = protocol(args.strategy, row)
     nets = reference_nets(RESULTS)  # read at call time (a test points it elsewhere)
     data = TrainData.for_protocol(proto, args.data)
-    path = path_of(args.strategy, RESULTS)
+    path = path_of(args.strategy, RESULTS, row)
     if not path.is_file():
         path.write_text(json.dumps({
             "strategy": args.strategy, "protocol": proto.to_dict(), "seed": SEED, "threads": 1,
@@ -195,79 +216,80 @@ def judge(nets: list[dict[str, Any]], got: dict[str, Any]) -> dict[str, Any] | N
                              and boot["diff_ci95"][0] > 0 and cpu <= CPU_GOAL)}
 
 
-def rank(results: Path = RESULTS) -> dict[str, Any]:
+def rank(results: Path = RESULTS, row: Row = ROW) -> dict[str, Any]:
     nets = reference_nets(results)
     groups = {"all": nets, "31": [n for n in nets if n["set"] == "31"],
               "fresh": [n for n in nets if n["set"] == "fresh"]}
-    out: dict[str, Any] = {"primary": PRIMARY, "strategies": {}, "seed": SEED,
+    out: dict[str, Any] = {"title": row.title, "stem": row.stem, "primary": row.primary,
+                           "strategies": {}, "seed": SEED,
                            "goal": {"kendall_tau": TAU_GOAL, "cpu_s_mean": CPU_GOAL}}
-    for name in STRATEGIES:
-        if not path_of(name, results).is_file():
+    for name in row.strategies:
+        if not path_of(name, results, row).is_file():
             continue
-        got = json.loads(path_of(name, results).read_text())["nets"]
+        got = json.loads(path_of(name, results, row).read_text())["nets"]
         out["strategies"][name] = {
-            "protocol": list(STRATEGIES[name]),
+            "protocol": list(row.strategies[name]),
             "failed": sorted(lb for lb, r in got.items() if r["status"] != "complete"),
             **{g: judge(ns, got) for g, ns in groups.items()}}
     return out
 
 
 def render(report: dict[str, Any]) -> str:
-    lines = ["# Issue 8: the reference recipe on fewer pixels per step", "",
-             "Each strategy is the reference recipe with batch, LR patch, steps and step size "
+    lines = [f"# Issue 8: {report['title']}", "",
+             "Each strategy is the reference recipe with batch, LR patch, steps and schedule "
              f"changed, trained from scratch with seed {report['seed']} (the reference: seed 0), "
              "1 thread, scored on full Set5; against the long-training reference (Set5 + Set14 "
              f"+ B100). Pre-registered primary: `{report['primary']}` on all nets; goal tau >= "
              f"{TAU_GOAL}, clearly above params-only (95% paired interval above 0), <= "
              f"{CPU_GOAL:.0f} CPU-s per net.", "",
-             "| strategy (batch, patch, steps, halved every) | nets | tau | Spearman | "
+             "| strategy (batch, patch, steps, schedule) | nets | tau | Spearman | "
              "params-only tau | difference [95%] | CPU-s per net | goal |",
              "|---|---|---:|---:|---:|---|---:|---|"]
     for name, s in report["strategies"].items():
         b, p, st, ss = s["protocol"]
+        what = f"`{name}` ({b}, {p}, {st}, {schedule_text(ss)})"
         for g in ("all", "31", "fresh"):
             r = s[g]
             if r is None:
-                lines.append(f"| `{name}` ({b}, {p}, {st}, {ss}) | {g}: fewer than 4 | - | - | "
-                             "- | - | - | - |")
+                lines.append(f"| {what} | {g}: fewer than 4 | - | - | - | - | - | - |")
                 continue
             lo, hi = r["diff_ci95"]
             verdict = ("**met**" if r["goal_met"] else "**missed**") if (
                 name == report["primary"] and g == "all") else ("yes" if r["goal_met"] else "no")
             lines.append(
-                f"| `{name}` ({b}, {p}, {st}, {ss}) | {g} ({r['n']} of {r['of']}) | "
+                f"| {what} | {g} ({r['n']} of {r['of']}) | "
                 f"{r['kendall_tau']:.3f} | {r['spearman']:.3f} | {r['params_only_tau']:.3f} | "
                 f"{r['diff']:+.3f} [{lo:+.3f}, {hi:+.3f}] | {r['cpu_s_mean']:.0f} | {verdict} |")
         if s["failed"]:
             lines.append(f"| `{name}` failed on | {', '.join(s['failed'])} | | | | | | |")
-    lines += ["", "Command: `.venv/bin/python benchmarks/proxy_small_batch.py measure --strategy "
+    lines += ["", f"Command: `.venv/bin/python benchmarks/{report['stem']}.py measure --strategy "
               "NAME`, then `... rank`", ""]
     return "\n".join(lines)
 
 
-def rank_main(args: argparse.Namespace) -> int:
-    report = rank(RESULTS)  # read at call time (a test points it elsewhere)
+def rank_main(args: argparse.Namespace, row: Row = ROW) -> int:
+    report = rank(RESULTS, row)  # read at call time (a test points it elsewhere)
     if not report["strategies"]:
         raise UserError("nothing measured yet: run measure --strategy NAME first")
-    stem = RESULTS / "proxy_small_batch"
+    stem = RESULTS / row.stem
     stem.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
     stem.with_suffix(".md").write_text(render(report))
     print(f"wrote {stem.with_suffix('.md')}")
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="proxy_small_batch.py")
+def main(argv: list[str] | None = None, row: Row = ROW) -> int:
+    ap = argparse.ArgumentParser(prog=f"{row.stem}.py")
     sub = ap.add_subparsers(dest="cmd", required=True)
     m = sub.add_parser("measure", help="train every reference net under one strategy")
-    m.add_argument("--strategy", default=PRIMARY, choices=sorted(STRATEGIES))
+    m.add_argument("--strategy", default=row.primary, choices=sorted(row.strategies))
     m.add_argument("--data", help="data root (default: $DISTILLNAS_DATA or ../shared/data)")
     sub.add_parser("rank", help="judge every measured strategy")
     args = ap.parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        return measure_main(args) if args.cmd == "measure" else rank_main(args)
+        return measure_main(args, row) if args.cmd == "measure" else rank_main(args, row)
     except UserError as exc:
-        print(f"proxy_small_batch: {exc}", file=sys.stderr)
+        print(f"{row.stem}: {exc}", file=sys.stderr)
         return 2
 
 

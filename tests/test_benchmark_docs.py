@@ -32,9 +32,10 @@ def test_missing_results_are_reported_as_not_run(make_docs) -> None:
     # supernet in the search, its fine-tune's ending, the pruner under the supernet (step 0,
     # inside the fine-tune, step 0 against the cosine finals), the proxy on fresh nets, the
     # calibration's strategies on fresh nets, the recipe on fewer pixels, latency table,
-    # overheads, counters
-    assert doc.count("Not run yet:") == 20
+    # the recipe on a short decayed schedule, overheads, counters
+    assert doc.count("Not run yet:") == 21
     assert "benchmarks/proxy_small_batch.py measure`" in doc
+    assert "benchmarks/proxy_short_decay.py measure`" in doc
     assert "benchmarks/proxy_heldout.py --set fresh`" in doc
     assert "benchmarks/proxy_supernet_fresh.py measure`" in doc
     assert "benchmarks/pruner_supernet_cosine.py`" in doc
@@ -620,3 +621,9 @@ def test_the_small_batch_row_judges_the_primary_on_all_nets(make_docs) -> None:
     rep["strategies"]["b4p24-4000"]["all"] = judged(41, 0.85, 0.1, 150)  # over the budget
     line, _ = _row(make_docs, "proxy_small_batch", rep, "| 4b10.")
     assert line.endswith("**missed** |")
+    # the short decayed schedule's row: the same judgement on its own report and primary
+    rep = {"primary": "b16p32-600-cos", "strategies": {"b16p32-600-cos": {
+        "all": judged(41, 0.81, 0.02, 100), "fresh": judged(10, 0.6, -0.3, 95)}}}
+    line, doc = _row(make_docs, "proxy_short_decay", rep, "| 4b11.", "decay body")
+    assert "short schedule decayed to 0: `b16p32-600-cos`" in line and "100 CPU-s" in line
+    assert line.endswith("**met** |") and "decay body" in doc

@@ -30,6 +30,22 @@ def test_a_strategy_changes_only_batch_patch_steps_and_step_size(sb) -> None:
         sb.protocol("b2p8-10")
 
 
+def test_the_short_decay_row_changes_only_steps_and_the_schedule_and_has_its_own_files(
+        sb, tmp_path) -> None:
+    sd = load_benchmark("proxy_short_decay")
+    p = sb.protocol(sd.PRIMARY, sd.ROW)
+    ref = REFERENCE_PROTOCOL.to_dict()
+    changed = {k: v for k, v in p.to_dict().items() if ref[k] != v}
+    assert set(changed) == {"name", "description", "steps", "eval_every", "final_sets",
+                            "schedule", "step_size"}
+    assert (p.steps, p.schedule, p.step_size, p.min_lr_ratio) == (600, "cosine", None, 0.0)
+    assert p.lr_at(100, 0.0) == pytest.approx(REFERENCE_PROTOCOL.lr) and p.lr_at(600, 1.0) == 0
+    assert sb.path_of(sd.PRIMARY, tmp_path, sd.ROW) == tmp_path / \
+        "proxy_short_decay_b16p32-600-cos.json"
+    with pytest.raises(sb.UserError, match="unknown strategy"):
+        sb.protocol("b4p24-4000", sd.ROW)  # the other row's strategy
+
+
 def _results(sb, tmp_path, score_of, *, skip: int = 0, cpu: float = 50.0):
     for name in (*sb.TABLES, sb.FRESH):
         shutil.copy(sb.RESULTS / name, tmp_path / name)
