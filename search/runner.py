@@ -189,7 +189,7 @@ class SearchRun:
                 trials = self.study.get_trials(deepcopy=False)
                 running = [t for t in trials if t.state == TrialState.RUNNING]
                 if counted_trials(trials) + len(running) >= self.trials:
-                    if not settle_unclaimed(self.study, self.stale_grace_s):
+                    if not settle_unclaimed(self.study, self.stale_grace_s, running):
                         break
                     continue
                 outcome = self._one_trial()

@@ -176,13 +176,16 @@ def is_stale(trial: FrozenTrial, grace_s: float, now: float | None = None) -> bo
     return False
 
 
-def settle_unclaimed(study: optuna.Study, grace_s: float = 600.0) -> bool:
+def settle_unclaimed(study: optuna.Study, grace_s: float = 600.0,
+                     running: list[FrozenTrial] | None = None) -> bool:
     """Running trials that name no worker: a run killed between Optuna's ask and its claim
     leaves such a trial, which never finishes and keeps the study one trial short. Recover
     those old enough to tell (``ORPHAN_GRACE_S``), else wait a little (a live worker claims its
     trial within milliseconds). True when some trial was unclaimed (count again), False when
-    every running trial names its worker."""
-    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    every running trial names its worker. ``running``: the running trials if the caller has
+    just read them (saves a storage read)."""
+    if running is None:
+        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     ages = [a for t in running if (a := unclaimed_age_s(t)) is not None]
     if not ages:
         return False
