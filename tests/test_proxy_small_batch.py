@@ -64,6 +64,15 @@ def test_a_strategy_that_tracks_the_reference_meets_the_goal_and_one_that_tracks
     assert s["all"]["kendall_tau"] == pytest.approx(1.0) and s["all"]["goal_met"]
     assert (s["31"]["n"], s["fresh"]["n"]) == (31, 10)
     assert "| **met** |" in sb.render(sb.rank(tmp_path))
+    # beside it, the Set5 part of the very milestone each reference score comes from
+    for n in nets:
+        (arch,) = [a for name in (*sb.TABLES, sb.FRESH)
+                   for a in json.loads((tmp_path / name).read_text())["archs"]
+                   if a["label"] == n["label"]]
+        (m,) = [m for m in arch["milestones"] if m["psnr_y_db"] == n["reference"]]
+        assert n["reference_set5"] == m["sets"]["Set5"] != n["reference"]
+    assert 0.5 < s["all"]["reference_set5_tau"] < 1.0
+    assert f"tau all {s['all']['reference_set5_tau']:.3f}, 31" in sb.render(sb.rank(tmp_path))
     _results(sb, tmp_path, lambda n: float(n["params"]))  # params-only itself: not above it
     s = sb.rank(tmp_path)["strategies"][sb.PRIMARY]
     assert s["all"]["diff"] == pytest.approx(0.0) and not s["all"]["goal_met"]
