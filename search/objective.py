@@ -33,7 +33,8 @@ def train_candidate(out: Path, *args: Any, **kwargs: Any) -> Any:
 
     try:
         return train(*args, out_dir=out, resume=True, **kwargs)
-    except UserError as exc:
+    except UserError as exc:  # told by its text: search/train.py stays as it is (its sha1
+        # keys issue 8's stored reference tables and cached runs); tests/search/test_run_dir.py
         if "checkpoint is from a different run" not in str(exc):
             raise
         reason = str(exc).split("different run ", 1)[1].split(";", 1)[0]
