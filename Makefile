@@ -78,6 +78,13 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/proxy_supernet_fresh.py measure --seed 0
 	$(BIN)/python benchmarks/proxy_supernet_fresh.py measure --seed 1
 	$(BIN)/python benchmarks/proxy_supernet_fresh.py rank
+	$(BIN)/python benchmarks/proxy_small_batch.py measure --strategy b4p24-4000
+	$(BIN)/python benchmarks/proxy_small_batch.py measure --strategy b8p24-2000
+	$(BIN)/python benchmarks/proxy_small_batch.py rank
+	$(BIN)/python benchmarks/proxy_short_decay.py measure --strategy b16p32-600-cos
+	$(BIN)/python benchmarks/proxy_short_decay.py measure --strategy b16p32-1000-cos
+	$(BIN)/python benchmarks/proxy_short_decay.py rank
+	$(BIN)/python benchmarks/train_step_precision.py
 	$(BIN)/python benchmarks/latency_table.py
 	$(BIN)/python benchmarks/profile_counters.py
 	$(BIN)/python benchmarks/search_overheads.py

@@ -331,6 +331,7 @@ def section_fidelity(headline: list[list[str]]) -> list[str]:
                               "the reference recipe on fewer pixels per step")
     out += section_recipe_row(headline, "proxy_short_decay", "4b11",
                               "the reference recipe on a short schedule decayed to 0")
+    out += section_step_precision(headline)
     out += section_latency_table(headline)
     return out
 
@@ -628,6 +629,24 @@ def section_recipe_row(headline: list[list[str]], stem: str, row: str, what: str
         + (f"; {r['cpu_s_mean']:.0f} CPU-s per net" if r else ""),
         ">= 0.8, clearly above params-only, <= 120 CPU-s", met(bool(r and r["goal_met"]))])
     return [title, "", report_body(stem), ""]
+
+
+def section_step_precision(headline: list[list[str]]) -> list[str]:
+    """train_step_precision.py: the 4000-step cut's training compute in float32 and bfloat16."""
+    title = "### Proxy fidelity, issue 8: a training step in bfloat16 on this CPU's AMX units"
+    data = load("train_step_precision.json")
+    if data is None:
+        return [title, "", *not_run(f"{PY} benchmarks/train_step_precision.py")]
+    s = data["summary"]
+    headline.append([
+        f"4b12. the 4000-step cut of the reference recipe in bfloat16 (AMX; {s['n_nets']} "
+        "reference nets, compute of a step only)",
+        f"bf16 speed-up median {s['speedup_bf16_median']:.2f}x ({s['speedup_bf16_min']:.2f}-"
+        f"{s['speedup_bf16_max']:.2f}x, {s['nets_faster_in_bf16']} of {s['n_nets']} nets "
+        f"faster); 4000 steps at the faster precision per net: "
+        f"{s['cut_train_s_faster_of_two']:.0f} s per net (float32 {s['cut_train_s_fp32']:.0f} s)",
+        "<= 120 CPU-s per net", met(s["fits_budget"])])
+    return [title, "", report_body("train_step_precision"), ""]
 
 
 def section_supernet_fresh(headline: list[list[str]]) -> list[str]:

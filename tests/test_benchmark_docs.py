@@ -32,8 +32,9 @@ def test_missing_results_are_reported_as_not_run(make_docs) -> None:
     # supernet in the search, its fine-tune's ending, the pruner under the supernet (step 0,
     # inside the fine-tune, step 0 against the cosine finals), the proxy on fresh nets, the
     # calibration's strategies on fresh nets, the recipe on fewer pixels, latency table,
-    # the recipe on a short decayed schedule, overheads, counters
-    assert doc.count("Not run yet:") == 21
+    # the recipe on a short decayed schedule, bfloat16 training steps, overheads, counters
+    assert doc.count("Not run yet:") == 22
+    assert "benchmarks/train_step_precision.py`" in doc
     assert "benchmarks/proxy_small_batch.py measure`" in doc
     assert "benchmarks/proxy_short_decay.py measure`" in doc
     assert "benchmarks/proxy_heldout.py --set fresh`" in doc
