@@ -112,6 +112,8 @@ class BlockSpec:
 
     def __post_init__(self) -> None:
         if self.kernels is not None and not isinstance(self.kernels, tuple):
+            if not isinstance(self.kernels, list):  # a bare 3, or "3": not iterable as sizes
+                raise UserError(f"kernels is a list of sizes, e.g. [3]; got {self.kernels!r}")
             object.__setattr__(self, "kernels", tuple(self.kernels))
         _validate_block(self)
 

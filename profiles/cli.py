@@ -68,6 +68,10 @@ def profile_row(args: argparse.Namespace) -> dict[str, Any]:
     """Everything ``distillnas profile`` reports, as one JSON-ready dict."""
     scale = _positive_int(args.scale, "--scale")
     threads_n = _positive_int(args.threads, "--threads")
+    from profiles.devices import MAX_THREADS
+
+    if threads_n is not None and threads_n > MAX_THREADS:
+        raise UserError(f"--threads must be at most {MAX_THREADS}; got {threads_n}")
     runs = _positive_int(args.runs, "--runs")
     if args.backend is not None and args.device is not None:
         raise UserError(

@@ -24,6 +24,10 @@ import yaml
 from blocks.errors import UserError
 from profiles.units import format_hw
 
+#: the most torch threads any command takes: far above any host's cores, and torch segfaults
+#: on absurd counts (100000 here) instead of raising
+MAX_THREADS = 1024
+
 if TYPE_CHECKING:
     from torch import nn
 
@@ -138,9 +142,12 @@ def _check_keys(data: dict[str, Any], valid: tuple[str, ...], where: str) -> Non
         )
 
 
-def _int(value: Any, name: str, where: str, *, minimum: int = 1) -> int:
+def _int(value: Any, name: str, where: str, *, minimum: int = 1,
+         maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise UserError(f"{where}: {name} must be an integer >= {minimum}; got {value!r}")
+    if maximum is not None and value > maximum:
+        raise UserError(f"{where}: {name} must be at most {maximum}; got {value!r}")
     return value
 
 
@@ -241,7 +248,7 @@ def parse_device(data: Any, *, path: Path | None = None, where: str = "device") 
         name=name,
         description=str(data["description"]),
         input_hw=_parse_hw(data["input_hw"], where),
-        threads=_int(data["threads"], "threads", where),
+        threads=_int(data["threads"], "threads", where, maximum=MAX_THREADS),
         budgets=_parse_budgets(data["budgets"], where),
         latency=_parse_latency(data["latency"], where, path.parent if path else None),
         input_note=str(data.get("input_note", "")),

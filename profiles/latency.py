@@ -136,6 +136,10 @@ def host_context() -> dict[str, Any]:
 @contextlib.contextmanager
 def torch_threads(threads: int) -> Iterator[None]:
     """Set torch's intra-op thread count for the block and restore the previous one afterwards."""
+    from profiles.devices import MAX_THREADS
+
+    if not 1 <= threads <= MAX_THREADS:
+        raise UserError(f"threads must be 1..{MAX_THREADS}; got {threads}")
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:

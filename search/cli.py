@@ -69,12 +69,33 @@ def _one_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+def _empty_argument(argv: Sequence[str]) -> str | None:
+    """The usage error for the first empty argument (``--out ''``, ``--out=`` or an empty
+    positional), or None. No option of any command takes an empty value, and argparse would
+    pass one on: an empty path then means the current folder, an empty budget none."""
+    for i, token in enumerate(argv):
+        if token == "--":
+            return None
+        if token.startswith("--") and token.endswith("=") and len(token) > 3:
+            return f"an empty value after {token[:-1]}"
+        if token == "":
+            before = argv[i - 1] if i else ""
+            if before.startswith("-") and "=" not in before:
+                return f"an empty value after {before}"
+            return "an empty argument was given"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; user errors print one line on stderr and return a non-zero code."""
     debug = os.environ.get("DISTILLNAS_DEBUG") == "1"
     _quiet_libraries()
     try:
         parser = build_parser()
+        empty = _empty_argument(list(sys.argv[1:] if argv is None else argv))
+        if empty is not None:
+            print(f"distillnas: error: {empty} (see --help)", file=sys.stderr)
+            return 2
         try:
             args = parser.parse_args(argv)
         except SystemExit as exc:  # --help (0) or a usage error (2), already printed

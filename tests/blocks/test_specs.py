@@ -50,6 +50,16 @@ def test_even_kernels_rejected(kernels) -> None:
     assert "1, 3, 5, 7, 9" in one_line(exc)
 
 
+@pytest.mark.parametrize("kernels", [3, "3", {"3": 1}])
+def test_kernels_that_are_not_a_list_are_a_user_error(kernels) -> None:
+    data = {"kind": "rfdb", "channels": 16, "conv": "standard", "kernels": kernels,
+            "distill_ratio": 0.5, "attention": "esa", "activation": "lrelu"}
+    with pytest.raises(UserError) as exc:
+        BlockSpec.from_dict(data)
+    assert one_line(exc) == f"kernels is a list of sizes, e.g. [3]; got {kernels!r}"
+    assert BlockSpec.from_dict({**data, "kernels": [3]}).kernels == (3,)
+
+
 @pytest.mark.parametrize(
     ("kind", "overrides", "fragment"),
     [
