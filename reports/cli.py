@@ -35,9 +35,12 @@ def register(subparsers: Any) -> None:
 
 def run_report(args: argparse.Namespace) -> int:
     """Load the study, write the report into --out; print the paths or, with --json, the summary."""
+    from reports.errors import ReportError
     from reports.records import load_records, load_study_attrs
     from reports.report import write_report
 
+    if not str(args.out).strip():  # an empty path would mean the current folder
+        raise ReportError("--out is empty; give a folder for the report files")
     attrs = load_study_attrs(args.storage, args.study)
     df = load_records(args.storage, args.study)
     paths = write_report(df, attrs, args.out)

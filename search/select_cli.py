@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 from blocks.errors import UserError
 from search.search_cli import _add_budget_args, budgets_from_args, run_dir_for
+from search.train_cli import _positive_float, _positive_int
 
 CARD = """# Model card: {key}
 
@@ -47,6 +50,44 @@ distillnas upscale --model {out} photo.png --out photo_x{scale}.png
 """
 
 
+def _read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON file that must hold an object; anything else is a one-line UserError naming it."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"{path}: not readable JSON ({first})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _model_residual(model_dir: Path) -> str | None:
+    """The residual ``weights.pt`` was trained with: ``export.json`` (written by ``select``) or
+    ``protocol.residual`` in ``train.json`` (written by ``train``); neither is a UserError."""
+    from search.proxies import RESIDUALS
+
+    export, record = model_dir / "export.json", model_dir / "train.json"
+    if export.is_file():
+        meta, where = _read_json_object(export), str(export)
+        if "residual" not in meta:
+            raise UserError(f"{export}: no \"residual\" entry (null or \"bicubic\")")
+        residual = meta["residual"]
+    elif record.is_file():
+        protocol, where = _read_json_object(record).get("protocol"), f"{record} protocol"
+        if not isinstance(protocol, dict) or "residual" not in protocol:
+            raise UserError(f"{record}: no protocol.residual; cannot tell whether weights.pt "
+                            "needs a bicubic residual")
+        residual = protocol["residual"]
+    else:
+        raise UserError(f"{model_dir}: no export.json (from `select`) or train.json (from "
+                        "`train`); cannot tell whether weights.pt needs a bicubic residual")
+    if residual is not None and residual not in RESIDUALS:
+        raise UserError(f"{where}: unknown residual {residual!r}; known: null, "
+                        + ", ".join(RESIDUALS))
+    return residual
+
+
 def _load_spec_and_module(model_dir: Path):  # noqa: ANN202
     import torch
 
@@ -55,23 +96,27 @@ def _load_spec_and_module(model_dir: Path):  # noqa: ANN202
     from search.train import ProxyUpscaler
 
     spec = load_spec_file(model_dir / "spec.json")
-    meta_path = model_dir / "export.json"
-    residual = None
-    if meta_path.exists():
-        residual = json.loads(meta_path.read_text()).get("residual")
+    residual = _model_residual(model_dir)
     net = build_network(spec)
     weights = model_dir / "weights.pt"
-    try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-        net.load_state_dict(state)
-    except FileNotFoundError:
-        raise UserError(f"{weights}: weights not found") from None
-    except (RuntimeError, KeyError, TypeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"{weights}: does not fit {spec.key()}: {first}") from None
-    except Exception as exc:  # noqa: BLE001 - unpickling refused (weights_only) or corrupt
-        raise UserError(f"{weights}: not a readable state_dict "
-                        f"({type(exc).__name__})") from None
+    # torch warns (several lines) before refusing a TorchScript archive: the error says it once
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+            net.load_state_dict(state)
+        except FileNotFoundError:
+            raise UserError(f"{weights}: weights not found") from None
+        except Exception as exc:  # noqa: BLE001 - refused (weights_only), corrupt or mismatched
+            said = [str(exc), *(str(w.message) for w in caught)]
+            if any("TorchScript" in text for text in said):
+                raise UserError(f"{weights}: a TorchScript archive, not a state_dict (run "
+                                "model.ts with torch.jit.load)") from None
+            if isinstance(exc, RuntimeError | KeyError | TypeError):
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise UserError(f"{weights}: does not fit {spec.key()}: {first}") from None
+            raise UserError(f"{weights}: not a readable state_dict "
+                            f"({type(exc).__name__})") from None
     return spec, ProxyUpscaler(net, spec.scale, residual=residual).eval()
 
 
@@ -81,7 +126,8 @@ def _candidate_residual(run_dir: Path, key: str, default: str | None) -> str | N
 
     record = candidate_dir(run_dir, key) / "train.json"
     if record.exists():
-        return json.loads(record.read_text()).get("protocol", {}).get("residual", default)
+        protocol = _read_json_object(record).get("protocol")
+        return protocol.get("residual", default) if isinstance(protocol, dict) else default
     return default
 
 
@@ -104,6 +150,43 @@ def _example_image(scale: int):  # noqa: ANN202
     return uint8_to_tensor(imresize(crop, 1 / scale))
 
 
+def _check_select_out(out: str, force: bool) -> None:
+    """``--out`` is a new or empty folder, or ``--force`` was given: checked before any work, so
+    a user's own files (weights.pt, spec.json, ...) are never silently overwritten."""
+    if not out.strip():
+        raise UserError("--out is empty; give a folder for the exported model")
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"--out {path} is a file, not a folder")
+    if path.is_dir() and any(path.iterdir()) and not force:
+        raise UserError(f"output folder {path} is not empty; pass --force to overwrite its files")
+
+
+def _check_upscale_out(image: str, out: str, force: bool) -> None:
+    """``--out`` names a new image file (a format Pillow writes), never the input; an existing
+    file only with ``force``."""
+    from PIL import Image
+
+    if not out.strip():
+        raise UserError("--out is empty; give an image file name such as out.png")
+    path = Path(out)
+    if path.is_dir() or out.endswith(("/", os.sep)):
+        raise UserError(f"--out {out} is a folder; give an image file name such as "
+                        f"{path / 'out.png'}")
+    if not path.suffix:
+        raise UserError(f"--out {out} has no file extension; give e.g. {out}.png")
+    Image.init()
+    if Image.registered_extensions().get(path.suffix.lower()) not in Image.SAVE:
+        raise UserError(f"--out {out}: cannot write {path.suffix!r} images; use e.g. .png")
+    src = Path(image)
+    same = (os.path.samefile(src, path) if src.exists() and path.exists()
+            else src.resolve() == path.resolve())
+    if same:
+        raise UserError(f"--out {out} is the input image; give another file name")
+    if path.exists() and not force:
+        raise UserError(f"{out} exists; pass --force to overwrite it")
+
+
 def _run_select(args: argparse.Namespace) -> int:
     import torch
 
@@ -117,6 +200,7 @@ def _run_select(args: argparse.Namespace) -> int:
     from search.proxies import get_protocol
     from search.train import ProxyUpscaler, save_outputs, train
 
+    _check_select_out(args.out, args.force)
     device = load_device(args.device)
     budgets = budgets_from_args(device, args)
     df = load_records(args.storage, args.study)
@@ -143,11 +227,12 @@ def _run_select(args: argparse.Namespace) -> int:
     residual = _candidate_residual(run_dir_for(args.storage, args.study), spec.key(),
                                    proxy.residual)
     psnr, ssim, further = chosen.get("psnr_y_db"), chosen.get("ssim_y"), ""
-    if args.train_steps or args.minutes:
+    if args.train_steps is not None or args.minutes is not None:
         protocol = proxy.with_budget(steps=args.train_steps,
                                      seconds=args.minutes * 60 if args.minutes else None)
         result = train(spec, protocol=protocol, seed=args.seed, device=args.train_device,
-                       out_dir=out / "train", progress=not args.quiet)
+                       out_dir=out / "train", progress=not args.quiet,
+                       resume=False)  # a fresh folder, or --force: nothing of before is kept
         if result.status != "complete":
             raise UserError(f"further training of {spec.key()} ended {result.status}: "
                             f"{result.message}")
@@ -241,6 +326,7 @@ def _run_upscale(args: argparse.Namespace) -> int:
 
     from search.images import load_image, save_image, tensor_to_uint8, to_rgb, uint8_to_tensor
 
+    _check_upscale_out(args.image, args.out, args.force)
     spec, model = _load_spec_and_module(Path(args.model))
     img = to_rgb(load_image(args.image))
     x = uint8_to_tensor(img)
@@ -266,17 +352,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reference", metavar="ZOO_NAME", help="zoo net trained in the study")
     p.add_argument("--prefer", default="psnr", choices=("psnr", "latency", "knee"))
     more = p.add_mutually_exclusive_group()
-    more.add_argument("--train-steps", type=int, metavar="N", help="train the choice N steps")
-    more.add_argument("--minutes", type=float, help="train the choice for M minutes")
+    more.add_argument("--train-steps", type=_positive_int, metavar="N",
+                      help="train the choice N steps")
+    more.add_argument("--minutes", type=_positive_float, metavar="M",
+                      help="train the choice for M minutes")
     p.add_argument("--train-device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True, help="folder for spec, weights, ONNX, TorchScript")
+    p.add_argument("--out", required=True, help="folder for spec, weights, ONNX, TorchScript "
+                   "(new or empty, unless --force)")
+    p.add_argument("--force", action="store_true", help="overwrite files in a non-empty --out")
     p.add_argument("--json", action="store_true")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_run_select)
 
     u = sub.add_parser("upscale", help="run an exported model on an image")
-    u.add_argument("--model", required=True, help="a folder written by `select`")
+    u.add_argument("--model", required=True,
+                   help="a folder written by `select` (or by `train`: its train.json)")
     u.add_argument("image")
-    u.add_argument("--out", required=True)
+    u.add_argument("--out", required=True, help="image file to write (e.g. out.png)")
+    u.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     u.set_defaults(func=_run_upscale)

@@ -86,3 +86,19 @@ def test_upscale_with_wrong_weights_is_one_line(study, capsys, tmp_path) -> None
     assert main(["upscale", "--model", str(out), str(img), "--out", str(tmp_path / "o.png")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "weights.pt" in err
+
+
+def test_select_overwrites_a_non_empty_out_only_with_force(study, capsys, tmp_path) -> None:
+    out = tmp_path / "model"
+    out.mkdir()
+    (out / "weights.pt").write_text("the user's own weights")
+    argv = ["select", "--study", "sel", "--storage", study["storage"], "--device", study["dev"],
+            "--out", str(out), "--quiet"]
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(out) in err and "--force" in err
+    assert (out / "weights.pt").read_text() == "the user's own weights"
+    assert main([*argv, "--force"]) == 0
+    assert isinstance(torch.load(out / "weights.pt", weights_only=True), dict)
+    assert (out / "export.json").is_file() and (out / "MODEL_CARD.md").is_file()
