@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 import yaml
 
 from blocks.errors import UserError
-from profiles.devices import budget_rows, list_devices, load_device
+from profiles.devices import MAX_THREADS, budget_rows, list_devices, load_device
 from profiles.units import format_count, format_hw, parse_hw
 
 _SPACE_LOADER: Callable[[str], Any] | None = None
@@ -40,6 +41,30 @@ def set_space_loader(loader: Callable[[str], Any]) -> None:
     ``version_hash()`` (``search.space.load_space`` does)."""
     global _SPACE_LOADER
     _SPACE_LOADER = loader
+
+
+def threads_arg(text: str) -> int:
+    """An argparse type for ``--threads``: an integer 1..MAX_THREADS (torch crashes above)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_THREADS:
+        raise argparse.ArgumentTypeError(
+            f"expected a thread count from 1 to {MAX_THREADS}, got {text!r}"
+        )
+    return value
+
+
+def _count_arg(text: str) -> int:
+    """An argparse type for a count that may be zero: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
 
 
 # ---- devices --------------------------------------------------------------------------------
@@ -132,6 +157,36 @@ def load_block_file(path: str | Path) -> dict[str, Any]:
     return out
 
 
+def _check_table_out(text: str) -> Path:
+    """``--out``, checked before any timing: a file (not a folder) in a writable folder; an
+    existing file is replaced only when it is a latency table (what this command writes)."""
+    from profiles.latency_table import load_table
+
+    if not text:
+        raise UserError("--out is empty: name the latency table JSON file to write")
+    out = Path(text)
+    if out.is_dir():
+        raise UserError(f"--out {out} is a folder; name the table JSON file to write in it")
+    if not out.parent.is_dir():
+        raise UserError(f"output folder does not exist: {out.parent}")
+    if out.exists() or out.is_symlink():
+        try:
+            load_table(out)
+        except UserError:
+            raise UserError(
+                f"{out} exists and is not a latency table; not overwriting it "
+                "(choose another --out or remove the file)"
+            ) from None
+    probe = out.parent / f".{out.name}.write-test-{os.getpid()}"
+    try:
+        probe.write_bytes(b"x")
+        probe.unlink()
+    except OSError as exc:
+        why = exc.strerror or exc
+        raise UserError(f"cannot write to output folder {out.parent}: {why}") from None
+    return out
+
+
 def _run_profile_device(args: argparse.Namespace) -> int:
     from profiles.latency_table import measure_space_table, measure_table, validation_summary
 
@@ -140,9 +195,7 @@ def _run_profile_device(args: argparse.Namespace) -> int:
     threads = args.threads if args.threads is not None else device.threads
     if (args.space is None) == (args.blocks is None):
         raise UserError("profile-device needs exactly one of --space NAME_OR_FILE or --blocks FILE")
-    out = Path(args.out)
-    if not out.parent.is_dir():
-        raise UserError(f"output folder does not exist: {out.parent}")
+    out = _check_table_out(args.out)
 
     def progress(msg: str) -> None:
         if not args.quiet:
@@ -233,19 +286,23 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=backend_names(),
         help="latency backend (default eager: needs torch only)",
     )
-    q.add_argument("--threads", type=int, help="threads (default: the device profile's)")
+    q.add_argument(
+        "--threads",
+        type=threads_arg,
+        help=f"threads, 1..{MAX_THREADS} (default: the device profile's)",
+    )
     q.add_argument("--input", help="LR input HxW (default: the device profile's)")
     q.add_argument("--runs", type=int, default=30, help="timed runs per part (default 30)")
     q.add_argument("--warmup", type=int, default=5, help="warm-up runs per part (default 5)")
     q.add_argument(
         "--calibration",
-        type=int,
+        type=_count_arg,
         default=8,
         help="random whole nets timed for the fitted correction (default 8)",
     )
     q.add_argument(
         "--validation",
-        type=int,
+        type=_count_arg,
         default=8,
         help="held-out random nets timed alongside to check the table (default 8; 0: none)",
     )

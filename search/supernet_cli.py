@@ -7,10 +7,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from blocks.errors import UserError
-from search.train_cli import _positive_int
+from profiles.devices import MAX_THREADS
+from profiles.devices_cli import threads_arg
+from search.train_cli import _positive_float, _positive_int, check_data_arg
 
 DEFAULT_STEPS = 15000  # what benchmarks/proxy_supernet.py trained (row 4b4): about an hour, 1 core
 
@@ -25,10 +28,37 @@ def _channels(text: str) -> tuple[int, ...]:
     return values
 
 
+def _check_out(text: str) -> Path:
+    """``--out``, checked before any training: a file name in a writable folder (created if
+    missing); an existing file must be a supernet checkpoint, which training then resumes."""
+    import torch
+
+    from search.paths import ensure_output_dir
+    from search.supernet import STORE_FORMAT
+
+    if not text:
+        raise UserError("--out is empty: name the supernet file (checkpoint) to write")
+    out = Path(text)
+    if out.is_dir():
+        raise UserError(f"--out {out} is a folder; name the supernet file to write in it")
+    if out.exists() or out.is_symlink():
+        try:
+            ck = torch.load(out, map_location="cpu", weights_only=True)
+        except Exception:  # noqa: BLE001 - anything torch cannot read is not ours
+            ck = None
+        if not isinstance(ck, dict) or ck.get("format") != STORE_FORMAT:
+            raise UserError(
+                f"{out} exists and is not a supernet checkpoint; not overwriting it "
+                "(choose another --out or remove the file)"
+            )
+    ensure_output_dir(out.parent)
+    return out
+
+
 def _train(args: argparse.Namespace) -> int:
     import torch
 
-    from search.proxies import TrainData
+    from search.proxies import TrainData, get_protocol
     from search.space import load_space
     from search.supernet import SupernetPlan, supernet_recipe, train_supernet
 
@@ -41,10 +71,12 @@ def _train(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     recipe = supernet_recipe(args.steps, args.recipe, None if args.residual == "none" else
                              "bicubic")
+    check_data_arg(args.data, get_protocol(args.recipe))
+    out = _check_out(args.out)
     plan = SupernetPlan(spaces, recipe, scale=scale, channels=args.channels, seed=args.seed,
                         cover_space=True)
     data = TrainData.for_protocol(recipe, args.data)
-    res = train_supernet(plan, data, checkpoint=args.out, hours=args.hours,
+    res = train_supernet(plan, data, checkpoint=out, hours=args.hours,
                          device=args.train_device, log=None if args.quiet else sys.stderr)
     state = "done" if res["done"] else "stopped (rerun the same command to resume)"
     print(f"supernet {state} at step {res['step']}/{args.steps}: {res['cpu_seconds']:.0f} CPU-s "
@@ -94,9 +126,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--residual", choices=("bicubic", "none"), default="bicubic",
                    help="learn a residual over bicubic (default) or the nets' own output")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--hours", type=float, help="stop after H hours of wall time (resumable)")
+    t.add_argument("--hours", type=_positive_float,
+                   help="stop after H hours of wall time (resumable)")
     t.add_argument("--data", help="data root (default ../shared/data or the embedded photos)")
-    t.add_argument("--threads", type=_positive_int, help="torch threads")
+    t.add_argument("--threads", type=threads_arg, help=f"torch threads (1..{MAX_THREADS})")
     t.add_argument("--train-device", default="cpu", help="torch device: cpu, cuda")
     t.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     t.set_defaults(func=_train)

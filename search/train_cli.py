@@ -14,9 +14,19 @@ import re
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from blocks.errors import UserError
+from profiles.devices_cli import threads_arg
+
+if TYPE_CHECKING:
+    from search.proxies import ProxyProtocol
 
 DEFAULT_PROXY = "medium"
+# what ``select`` exports into its folder: train's outputs beside them would be another model
+EXPORT_FILES = ("export.json", "model.onnx", "model.ts")
+# what ``save_outputs`` writes beside the run's checkpoint
+OUTPUT_FILES = ("weights.pt", "spec.json", "train.json")
 
 
 def _positive_int(text: str) -> int:
@@ -91,7 +101,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="seed for weights and patches (default 0)")
     p.add_argument(
-        "--threads", type=_positive_int, metavar="N", help="torch threads (default: torch's)"
+        "--threads", type=threads_arg, metavar="N", help="torch threads (default: torch's)"
     )
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument(
@@ -107,6 +117,47 @@ def register(subparsers: Any) -> None:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "model"
+
+
+def check_data_arg(data: str | None, protocol: ProxyProtocol) -> None:
+    """``--data``, checked before any work: an existing folder, and only for a protocol (or
+    supernet recipe) that reads a data root (``demo`` trains on the embedded photos)."""
+    if data is None:
+        return
+    if protocol.train_data == "embedded":
+        raise UserError(
+            f"--data is not used by {protocol.name!r}: it trains on the embedded photos; "
+            "drop --data (or pick one that reads a data root)"
+        )
+    if not Path(data).is_dir():
+        raise UserError(f"--data {data}: no such folder")
+
+
+def _check_out_dir(out: Path) -> None:
+    """Refuse an ``--out`` that train would leave describing two models: an export folder
+    (``select``'s), or one holding weights/spec/train.json without a training checkpoint. A
+    folder with ``checkpoint.pt`` of a train run is this command's own: it resumes (or, with
+    --no-resume, starts afresh) there."""
+    from search.train import CHECKPOINT_NAME, load_checkpoint
+
+    if not out.is_dir():
+        return  # missing: created; not a folder: ensure_output_dir says so
+    export = [n for n in EXPORT_FILES if (out / n).exists()]
+    if export:
+        raise UserError(
+            f"--out {out} holds an exported model ({', '.join(export)}); train would replace "
+            "its weights.pt and spec.json and leave the rest: use another --out"
+        )
+    ckpt = out / CHECKPOINT_NAME
+    if ckpt.exists():
+        load_checkpoint(ckpt)  # one-line UserError unless it is a training checkpoint
+        return
+    clash = [n for n in OUTPUT_FILES if (out / n).exists()]
+    if clash:
+        raise UserError(
+            f"--out {out} already holds {', '.join(clash)} but no {CHECKPOINT_NAME} of a "
+            "train run; not overwriting them: use another --out"
+        )
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -132,6 +183,8 @@ def run_train(args: argparse.Namespace) -> int:
             Path("runs") / "train" / _slug(f"{name}-{protocol.name}-x{spec.scale}-seed{args.seed}")
         )
     )
+    check_data_arg(args.data, protocol)
+    _check_out_dir(out)
     ensure_output_dir(out)
     data = TrainData.for_protocol(protocol, args.data)
     result = train(

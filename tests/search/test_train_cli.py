@@ -132,3 +132,72 @@ def test_user_errors(setup, tmp_path) -> None:
     args = parse(["train", str(tmp_path / "missing.json"), "--data", str(root)])
     with pytest.raises(UserError, match="not found"):
         args.func(args)
+
+
+@pytest.fixture
+def no_training(monkeypatch) -> None:
+    """Any training fails the test: the checks must come before the work."""
+    import search.train
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("trained before checking the arguments")
+
+    monkeypatch.setattr(search.train, "train", refuse)
+
+
+def _train_args(spec_file: Path, out: Path, *extra: str) -> argparse.Namespace:
+    return parse(["train", str(spec_file), "--proxy", "demo", "--steps", "2", "--no-progress",
+                  "--threads", "1", "--out", str(out), *extra])
+
+
+@pytest.mark.usefixtures("no_training")
+def test_an_export_folder_is_refused_and_kept(setup, tmp_path) -> None:
+    _, spec_file = setup
+    out = tmp_path / "exported"
+    out.mkdir()
+    files = {n: f"{n} of the exported model" for n in
+             ("export.json", "model.onnx", "model.ts", "weights.pt", "spec.json", "MODEL_CARD.md")}
+    for name, text in files.items():
+        (out / name).write_text(text)
+    for extra in ((), ("--no-resume",)):
+        with pytest.raises(UserError, match="holds an exported model .*export.json"):
+            args = _train_args(spec_file, out, *extra)
+            args.func(args)
+    assert {p.name: p.read_text() for p in out.iterdir()} == files
+
+
+@pytest.mark.usefixtures("no_training")
+def test_outputs_without_a_training_checkpoint_are_not_overwritten(setup, tmp_path) -> None:
+    _, spec_file = setup
+    out = tmp_path / "other"
+    out.mkdir()
+    (out / "weights.pt").write_text("someone else's weights")
+    args = _train_args(spec_file, out, "--no-resume")
+    with pytest.raises(UserError, match=r"already holds weights.pt but no checkpoint.pt"):
+        args.func(args)
+    (out / "checkpoint.pt").write_text("not a checkpoint")
+    with pytest.raises(UserError, match="not a readable training checkpoint"):
+        args.func(args)
+    assert (out / "weights.pt").read_text() == "someone else's weights"
+
+
+@pytest.mark.usefixtures("no_training")
+def test_data_that_is_missing_or_unused_is_refused(setup, tmp_path) -> None:
+    root, spec_file = setup
+    args = _train_args(spec_file, tmp_path / "a", "--data", str(root))
+    with pytest.raises(UserError, match="--data is not used by 'demo'.*embedded"):
+        args.func(args)
+    args = parse(["train", str(spec_file), "--proxy", "quick", "--data", str(tmp_path / "nosuch"),
+                  "--out", str(tmp_path / "b")])
+    with pytest.raises(UserError, match="nosuch: no such folder"):
+        args.func(args)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("threads", ["0", "1025", "100000"])
+def test_threads_beyond_what_torch_survives_are_usage_errors(capsys, threads: str) -> None:
+    with pytest.raises(SystemExit) as exc:
+        parse(["train", "e_rfdn", "--threads", threads])
+    assert exc.value.code == 2
+    assert "expected a thread count from 1 to 1024" in capsys.readouterr().err
+    assert parse(["train", "e_rfdn", "--threads", "1024"]).threads == 1024
