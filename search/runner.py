@@ -67,11 +67,10 @@ def parse_objectives(text: str) -> list[tuple[str, str]]:
     if unknown or not names:
         raise UserError(f"unknown objective(s) {unknown or text!r}; known: "
                         f"{', '.join(OBJECTIVES)} (psnr is always one)")
-    if "psnr" not in names:
-        names.insert(0, "psnr")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:  # before psnr is put first: 'psnr,psnr' is as wrong as 'psnr,macs,macs'
+        raise UserError(f"objective {', '.join(twice)} listed twice in {text!r}")
     names = ["psnr"] + [n for n in names if n != "psnr"]
-    if len(set(names)) != len(names):
-        raise UserError(f"objective listed twice in {text!r}")
     return [OBJECTIVES[n] for n in names]
 
 

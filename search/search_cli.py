@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -29,8 +30,8 @@ def budgets_from_args(device: Any, args: argparse.Namespace):  # noqa: ANN201
 
     base = Budgets.from_dict(device.budgets.to_dict())
     return base.override(
-        params=parse_count(args.max_params) if args.max_params else None,
-        macs=parse_count(args.max_macs) if args.max_macs else None,
+        params=parse_count(args.max_params) if args.max_params is not None else None,
+        macs=parse_count(args.max_macs) if args.max_macs is not None else None,
         latency_ms=args.max_latency_ms, memory_mib=args.max_memory_mib,
     )
 
@@ -98,6 +99,42 @@ def pruner_dominators(value: int | None, prune: bool) -> int:
     return int(value)
 
 
+def check_minutes(minutes: float | None) -> None:
+    """``--minutes``: a finite positive number (nan would never stop, inf never ends, 0 or less
+    would run nothing and still exit 0)."""
+    if minutes is not None and not (math.isfinite(minutes) and minutes > 0):
+        raise UserError(f"--minutes must be a finite positive number of minutes; got {minutes:g}")
+
+
+def check_threads(threads: int | None) -> None:
+    """``--threads``: torch threads for training, 1 to ``MAX_THREADS`` (torch crashes far
+    above: 100000 was a segfault)."""
+    from profiles.devices import MAX_THREADS
+
+    if threads is not None and not 1 <= threads <= MAX_THREADS:
+        raise UserError(f"--threads must be an integer from 1 to {MAX_THREADS}; got {threads}")
+
+
+def check_data(data: str | None, protocol: Any) -> None:
+    """``--data DIR``: an existing folder, and only for a proxy that reads one (the demo
+    proxy trains and scores on the embedded photos whatever --data says)."""
+    if data is None:
+        return
+    if not data.strip() or not Path(data).is_dir():
+        what = "is a file, not a folder" if data.strip() and Path(data).exists() else (
+            "not found")
+        raise UserError(f"--data {data!r}: {what}; give the data folder that holds T91/, "
+                        "BSD200/ and Set5/ (or DIV2K/)")
+    if protocol.train_data == "embedded":
+        from search.proxies import PROTOCOLS
+
+        readers = [n for n in PROTOCOLS.names() if PROTOCOLS.get(n).train_data != "embedded"]
+        name = protocol.name.split("@", 1)[0]  # 'demo', not 'demo@4steps'
+        raise UserError(f"--data {data!r} is not used by proxy {name!r}: it trains and "
+                        f"scores on the embedded images; --data applies to the proxies "
+                        f"{', '.join(readers)} (drop --data, or pick one of those)")
+
+
 def default_storage(study: str) -> str:
     return f"journal:///{DEFAULT_RUNS / study / 'study.log'}"
 
@@ -136,6 +173,8 @@ def _run_search(args: argparse.Namespace) -> int:
 
     if args.trials is not None and args.trials <= 0:
         raise UserError(f"--trials must be a positive integer; got {args.trials}")
+    check_minutes(args.minutes)
+    check_threads(args.threads)
     from search.ray_backend import options_from_args, ray_dir_for
 
     ray_options = options_from_args(args)  # None for --backend optuna; checks Ray is installed
@@ -155,6 +194,7 @@ def _run_search(args: argparse.Namespace) -> int:
         protocol, data = evaluator.protocol, evaluator.data
     else:
         protocol = proxy_with_steps(get_protocol(args.proxy), args.steps_per_trial)
+        check_data(args.data, protocol)
         data = TrainData.for_protocol(protocol, args.data)
         evaluator = DeviceEvaluator(device, protocol, data, run_dir,
                                     train_device=args.train_device, threads=args.threads)
@@ -253,6 +293,7 @@ def _supernet_evaluator(args: argparse.Namespace, space: Any, device: Any,
               f"x{trained.scale} only (space {space.name!r} has x"
               f"{', x'.join(map(str, space.scale))})", file=sys.stderr)
     protocol = trained.finetune(steps, args.finetune_schedule or DEFAULT_FINETUNE_SCHEDULE)
+    check_data(args.data, protocol)
     data = TrainData.for_protocol(protocol, args.data)
     evaluator = SupernetEvaluator(device, protocol, data, run_dir,
                                   train_device=args.train_device, threads=args.threads,
@@ -311,6 +352,7 @@ def _print_summary(rows: list[dict], study: str, storage: str, wall_s: float, ru
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from profiles.devices import MAX_THREADS
     from profiles.devices_cli import set_space_loader
     from search.pruner import DEFAULT_ETA
     from search.space import load_space
@@ -327,7 +369,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--trials", type=int, help="the study's total of trained candidates "
                         "(default 20); rerunning resumes to it")
-    budget.add_argument("--minutes", type=float, help="stop this worker after M minutes")
+    budget.add_argument("--minutes", type=float, help="stop this worker after M minutes (a "
+                        "positive number)")
     p.add_argument("--proxy", default="quick", help="proxy protocol: quick, medium, demo, "
                    "paper, or supernet (with --supernet FILE)")
     p.add_argument("--supernet", metavar="FILE",
@@ -344,10 +387,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "sqlite:///PATH or postgresql://USER:PASS@HOST/DB")
     p.add_argument("--study", help="study name (default SPACE-DEVICE)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data", help="folder with T91/BSD200/Set5 (default ../shared/data or the "
-                   "embedded photos)")
+    p.add_argument("--data", help="folder with T91/BSD200/Set5 (DIV2K for paper) for the "
+                   "quick, medium and paper proxies (default ../shared/data, else the embedded "
+                   "photos); the demo proxy always trains on the embedded photos")
     p.add_argument("--train-device", default="cpu", help="torch device for training: cpu, cuda")
-    p.add_argument("--threads", type=int, help="torch threads for training")
+    p.add_argument("--threads", type=int,
+                   help=f"torch threads for training (1 to {MAX_THREADS})")
     p.add_argument("--prune", action=argparse.BooleanOptionalAction, default=True,
                    help="Pareto-aware successive halving (default on)")
     p.add_argument("--prune-rungs", metavar="STEPS",

@@ -41,8 +41,16 @@ SAMPLERS.add("random", lambda seed: optuna.samplers.RandomSampler(seed=seed))
 
 #: statuses that count towards ``--trials`` (a candidate that was trained, or tried to be)
 COUNTED = ("complete", "pruned", "failed")
-#: study settings that must match when a study is resumed
-FIXED_SETTINGS = ("objectives", "space", "space_version", "device", "proxy", "scale")
+#: study settings that must match when a study is resumed: they say what its results mean (what
+#: was searched, how a candidate was costed and scored, which ones are feasible). The others
+#: (sampler, seed, pruner; --trials, --minutes, --threads are not stored) may differ: several
+#: workers of one study run with different --seed on purpose, and a resumed study may switch its
+#: sampler; the stored values are the creating run's.
+FIXED_SETTINGS = ("objectives", "space", "space_version", "device", "proxy", "scale", "budgets",
+                  "data", "input_hw", "latency_method")
+#: latency methods that measure the same thing: the Ray backend times a table of the space on
+#: the device before Ray starts instead of each candidate as it comes (search.ray_backend)
+_SAME_LATENCY = ({"measured", "table"},)
 
 
 def make_sampler(name: str, seed: int | None) -> optuna.samplers.BaseSampler:
@@ -102,18 +110,49 @@ def open_study(
         for key, value in settings.items():
             study.set_user_attr(key, value)
         return study
-    for key in FIXED_SETTINGS:
-        if key in settings and key in attrs and _norm(attrs[key]) != _norm(settings[key]):
-            raise UserError(
-                f"study {name!r} was created with {key}={attrs[key]!r}, not {settings[key]!r}; "
-                "resume it with the same settings or pick another --study name")
+    differ = [key for key in FIXED_SETTINGS
+              if key in settings and key in attrs and not _same(key, attrs[key], settings[key])]
+    if differ:
+        raise UserError(
+            f"study {name!r} was created with "
+            + ", ".join(f"{key}={_shown(attrs[key])} (now {_shown(settings[key])})"
+                        for key in differ)
+            + "; resume it with the same settings, or use another --study (or --storage)")
     if list(study.directions) and [d.name.lower() for d in study.directions] != directions:
         raise UserError(f"study {name!r} has directions {study.directions}, not {directions}")
     return study
 
 
+def _same(key: str, stored: Any, now: Any) -> bool:
+    if key == "latency_method" and isinstance(stored, str) and isinstance(now, str) and any(
+            {stored, now} <= same for same in _SAME_LATENCY):
+        return True
+    return _norm(stored) == _norm(now)
+
+
 def _norm(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
+    """A setting as canonical JSON; numbers as floats, so a budget of 8000 is one of 8000.0."""
+    return json.dumps(_numbers_as_float(value), sort_keys=True, default=str)
+
+
+def _numbers_as_float(value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {str(k): _numbers_as_float(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_numbers_as_float(v) for v in value]
+    return value
+
+
+def _shown(value: Any) -> str:
+    """A setting in an error line: budgets as their active limits (``params=8000``)."""
+    if isinstance(value, Mapping):
+        active = {k: v for k, v in value.items() if v is not None}
+        return "{" + ", ".join(f"{k}={v}" for k, v in active.items()) + "}" if active else "none"
+    return repr(value)
 
 
 def _mask(url: str) -> str:

@@ -40,6 +40,12 @@ def test_parse_hw_rejects(bad: str) -> None:
         ("27.10G", 27_100_000_000),
         ("0", 0),
         (12, 12),
+        ("1e18", 10**18),
+        ("0.1e19", 10**18),
+        ("999999999999999999", 999_999_999_999_999_999),
+        ("0e999999999", 0),
+        ("1" + "0" * 30 + "e-30", 1),
+        ("1e+0003", 1000),
     ],
 )
 def test_parse_count(text: str | int, value: int) -> None:
@@ -50,6 +56,18 @@ def test_parse_count(text: str | int, value: int) -> None:
 def test_parse_count_rejects(bad: str) -> None:
     with pytest.raises(UserError):
         parse_count(bad)
+
+
+@pytest.mark.parametrize(
+    "bad", ["1e999999999", "1e-999999999", "1e" + "9" * 5000, "1e19", "1000000000000000001",
+            "1.0000000000000000001e18", "2e18", 10**19])
+@pytest.mark.timeout(10)
+def test_parse_count_refuses_absurd_sizes_at_once(bad: str | int) -> None:
+    """An absurd exponent is a one-line error, not 10**999999999 worked out (that hung)."""
+    with pytest.raises(UserError) as info:
+        parse_count(bad)
+    assert "\n" not in str(info.value)
+    assert "too large" in str(info.value) or "not a whole number" in str(info.value)
 
 
 def test_format_count() -> None:
