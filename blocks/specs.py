@@ -163,6 +163,10 @@ def _check_keys(data: dict[str, Any], cls: type, what: str) -> None:
                         f"{', '.join(valid)}")
 
 
+#: the widest block a spec may ask for: 1024 channels is already 38 MB per 3x3 conv
+MAX_CHANNELS = 1024
+
+
 def _positive_int(value: Any, name: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise UserError(f"{name} must be a positive integer; got {value!r}")
@@ -171,6 +175,9 @@ def _positive_int(value: Any, name: str) -> None:
 def _validate_block(b: BlockSpec) -> None:
     fam = _block_family(b.kind)
     _positive_int(b.channels, "channels")
+    if b.channels > MAX_CHANNELS:  # 100000 filled the machine's memory and was killed, no message
+        raise UserError(f"channels must be at most {MAX_CHANNELS} (a lightweight SR block uses "
+                        f"16-64); got {b.channels}")
     for name in ("conv", "kernels", "merge", "distill_ratio", "attention", "reduction",
                  "activation", "channel_weight", "depth"):
         if getattr(b, name) is not None and name not in fam.knobs:

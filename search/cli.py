@@ -64,6 +64,13 @@ def _quiet_libraries() -> None:
         pass
 
 
+def _out_of_memory(exc: BaseException) -> bool:
+    """A failed allocation: Python's MemoryError or torch's allocator error (a RuntimeError)."""
+    text = str(exc).lower()
+    return isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and (
+        "can't allocate memory" in text or "out of memory" in text))
+
+
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
@@ -112,6 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback
         if debug:
             raise
+        if _out_of_memory(exc):  # e.g. profile --input 99999x99999: the input, not a bug
+            print("distillnas: error: out of memory (a smaller --input, width or batch may fit): "
+                  f"{_one_line(exc)}", file=sys.stderr)
+            return 2
         print(
             f"distillnas: internal error: {type(exc).__name__}: {_one_line(exc)} "
             "(set DISTILLNAS_DEBUG=1 for the traceback)",

@@ -11,6 +11,7 @@ from typing import Any
 
 from blocks.errors import UserError
 from search.fetch import MIRROR_ENV, fetch, source_rows
+from search.train_cli import torch_device_arg
 
 # numpy/scipy/torch-heavy modules (search.evaluate, search.datasets) are imported inside the
 # commands, so that building the CLI parser for any other command stays fast.
@@ -66,7 +67,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"upscaling factor: {SCALES_HELP}",
     )
     p.add_argument("--weights", type=Path, default=None, metavar="FILE", help="state_dict file")
-    p.add_argument("--device", default="cpu", help="torch device for the model (default cpu)")
+    p.add_argument("--device", default="cpu", type=torch_device_arg,
+                   help="torch device for the model (default cpu)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(func=cmd_evaluate)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from blocks.errors import UserError
+from search.train_cli import torch_device_arg
 
 DEFAULT_RUNS = Path("runs")
 
@@ -390,7 +391,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", help="folder with T91/BSD200/Set5 (DIV2K for paper) for the "
                    "quick, medium and paper proxies (default ../shared/data, else the embedded "
                    "photos); the demo proxy always trains on the embedded photos")
-    p.add_argument("--train-device", default="cpu", help="torch device for training: cpu, cuda")
+    p.add_argument("--train-device", default="cpu", type=torch_device_arg,
+                   help="torch device for training: cpu, cuda")
     p.add_argument("--threads", type=int,
                    help=f"torch threads for training (1 to {MAX_THREADS})")
     p.add_argument("--prune", action=argparse.BooleanOptionalAction, default=True,

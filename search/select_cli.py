@@ -13,7 +13,7 @@ from typing import Any
 
 from blocks.errors import UserError
 from search.search_cli import _add_budget_args, budgets_from_args, run_dir_for
-from search.train_cli import _positive_float, _positive_int
+from search.train_cli import _positive_float, _positive_int, torch_device_arg
 
 CARD = """# Model card: {key}
 
@@ -356,7 +356,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="train the choice N steps")
     more.add_argument("--minutes", type=_positive_float, metavar="M",
                       help="train the choice for M minutes")
-    p.add_argument("--train-device", default="cpu")
+    p.add_argument("--train-device", default="cpu", type=torch_device_arg)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="folder for spec, weights, ONNX, TorchScript "
                    "(new or empty, unless --force)")

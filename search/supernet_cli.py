@@ -11,9 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from blocks.errors import UserError
+from blocks.specs import MAX_CHANNELS
 from profiles.devices import MAX_THREADS
 from profiles.devices_cli import threads_arg
-from search.train_cli import _positive_float, _positive_int, check_data_arg
+from search.train_cli import (
+    _positive_float,
+    _positive_int,
+    check_data_arg,
+    torch_device_arg,
+)
 
 DEFAULT_STEPS = 15000  # what benchmarks/proxy_supernet.py trained (row 4b4): about an hour, 1 core
 
@@ -25,6 +31,8 @@ def _channels(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected widths like 16,24,32; got {text!r}") from None
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"expected positive widths like 16,24,32; got {text!r}")
+    if max(values) > MAX_CHANNELS:  # a store this wide fills the memory before any message
+        raise argparse.ArgumentTypeError(f"widths go up to {MAX_CHANNELS}; got {text!r}")
     return values
 
 
@@ -130,7 +138,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="stop after H hours of wall time (resumable)")
     t.add_argument("--data", help="data root (default ../shared/data or the embedded photos)")
     t.add_argument("--threads", type=threads_arg, help=f"torch threads (1..{MAX_THREADS})")
-    t.add_argument("--train-device", default="cpu", help="torch device: cpu, cuda")
+    t.add_argument("--train-device", default="cpu", type=torch_device_arg,
+                   help="torch device: cpu, cuda")
     t.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     t.set_defaults(func=_train)
     i = cmds.add_parser("info", help="describe a supernet file")

@@ -29,6 +29,19 @@ EXPORT_FILES = ("export.json", "model.onnx", "model.ts")
 OUTPUT_FILES = ("weights.pt", "spec.json", "train.json")
 
 
+#: the torch device types a command can train or score on (availability is checked when used)
+_TORCH_DEVICE = re.compile(r"^(cpu|cuda|mps|xpu)(:\d+)?$")
+
+
+def torch_device_arg(text: str) -> str:
+    """``--device`` / ``--train-device``: cpu, cuda, cuda:1, mps or xpu. torch itself would take
+    'meta' and others, which then fail deep inside training as an internal error."""
+    if not _TORCH_DEVICE.match(text):
+        raise argparse.ArgumentTypeError(
+            f"expected a torch device such as cpu, cuda or cuda:1, got {text!r}")
+    return text
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -103,7 +116,8 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--threads", type=threads_arg, metavar="N", help="torch threads (default: torch's)"
     )
-    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.add_argument("--device", default="cpu", type=torch_device_arg,
+                   help="torch device (default cpu)")
     p.add_argument(
         "--out", metavar="DIR", help="output folder (default runs/train/NAME-PROXY-xS-seedN)"
     )

@@ -50,3 +50,49 @@ def test_a_device_profile_with_absurd_threads_is_refused_on_load(tmp_path: Path)
                     "budgets: {}\nlatency: {method: measured, backend: eager}\n")
     with pytest.raises(Exception, match=f"threads must be at most {MAX_THREADS}; got 100000"):
         load_device(str(path))
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["train", "rfdn", "--scale", "2", "--device", "meta"], "--device"),
+    (["evaluate", "bicubic", "--scale", "2", "--device", "meta"], "--device"),
+    (["search", "--space", "demo", "--train-device", "meta"], "--train-device"),
+    (["select", "--study", "a", "--storage", "x", "--device", "host-cpu", "--out", "o",
+      "--train-device", "cuda:x"], "--train-device"),
+    (["supernet", "train", "--space", "demo", "--out", "x.pt", "--train-device", "meta"],
+     "--train-device"),
+])
+def test_a_torch_device_no_command_can_train_on_is_a_usage_error(
+        capsys, tmp_path, monkeypatch, argv, flag) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2  # 'meta' was an internal error from deep inside training
+    err = capsys.readouterr().err
+    assert f"argument {flag}: expected a torch device such as cpu, cuda or cuda:1" in err
+    assert err.count("\n") == 1 and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("exc", [
+    RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory"),
+    MemoryError("cannot allocate"),
+])
+def test_a_failed_allocation_is_a_user_error_not_an_internal_one(capsys, monkeypatch, exc) -> None:
+    import profiles.cli
+
+    def run_out_of_memory(args):  # what `profile rfdn --input 99999x99999` raised
+        raise exc
+
+    monkeypatch.setattr(profiles.cli, "profile_row", run_out_of_memory)
+    assert main(["profile", "rfdn"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("distillnas: error: out of memory (a smaller --input, width or batch")
+    assert "internal error" not in err and err.count("\n") == 1
+
+
+def test_another_runtime_error_stays_an_internal_error(capsys, monkeypatch) -> None:
+    import profiles.cli
+
+    def broken(args):
+        raise RuntimeError("shape mismatch")
+
+    monkeypatch.setattr(profiles.cli, "profile_row", broken)
+    assert main(["profile", "rfdn"]) == 1
+    assert "internal error: RuntimeError: shape mismatch" in capsys.readouterr().err

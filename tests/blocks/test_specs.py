@@ -50,6 +50,16 @@ def test_even_kernels_rejected(kernels) -> None:
     assert "1, 3, 5, 7, 9" in one_line(exc)
 
 
+def test_a_block_wider_than_the_cap_is_a_user_error() -> None:
+    from blocks.specs import MAX_CHANNELS
+
+    assert block_spec("rfdb", MAX_CHANNELS).channels == MAX_CHANNELS
+    with pytest.raises(UserError) as exc:
+        block_spec("rfdb", 100000)
+    assert one_line(exc) == (f"channels must be at most {MAX_CHANNELS} (a lightweight SR block "
+                             "uses 16-64); got 100000")
+
+
 @pytest.mark.parametrize("kernels", [3, "3", {"3": 1}])
 def test_kernels_that_are_not_a_list_are_a_user_error(kernels) -> None:
     data = {"kind": "rfdb", "channels": 16, "conv": "standard", "kernels": kernels,

@@ -91,6 +91,7 @@ def test_data_that_is_missing_or_unused_is_refused(tmp_path: Path) -> None:
     ("--hours", "inf", "expected a positive number"),
     ("--threads", "100000", "expected a thread count from 1 to 1024"),
     ("--threads", "0", "expected a thread count from 1 to 1024"),
+    ("--channels", "16,100000", "widths go up to 1024"),
 ])
 def test_hours_and_threads_out_of_range_are_usage_errors(
     capsys, tmp_path: Path, option: str, value: str, says: str
