@@ -205,7 +205,7 @@ def _parse_latency(data: Any, where: str, base: Path | None) -> LatencyMethod:
         from profiles.latency import BACKENDS
 
         backend = data.get("backend", "eager")
-        if backend not in BACKENDS:
+        if not isinstance(backend, str) or backend not in BACKENDS:  # [eager]: unhashable
             raise UserError(
                 f"{where}: unknown latency backend {backend!r}; known: "
                 f"{', '.join(BACKENDS.names())}"

@@ -270,7 +270,7 @@ def _choices(data: dict, key: str, default: Any, valid: Sequence[Any] | None, wh
         if bad:
             raise UserError(f"{where}: '{key}' has invalid choice(s) {bad}; valid: "
                             f"{', '.join(map(str, valid))}")
-    if len(set(map(json.dumps, value))) != len(value):
+    if len(set(json.dumps(v, default=repr) for v in value)) != len(value):  # a YAML date too
         raise UserError(f"{where}: '{key}' repeats a choice: {list(value)}")
     return tuple(value)
 
@@ -376,6 +376,9 @@ def parse_space(data: Any, *, source: str = "", where: str = "space") -> SearchS
     _positive_ints(choices.depth, "depth", bwhere)
     version = data.get("version", 1)
     _positive_ints((version,), "version", where)
+    for key in ("name", "description"):
+        if key in data and not isinstance(data[key], str):
+            raise UserError(f"{where}: '{key}' is a string; got {data[key]!r}")
     space = SearchSpace(
         name=str(data.get("name", "custom")), description=str(data.get("description", "")),
         version=version, family=family, scale=scale, channels=channels, num_blocks=(lo, hi),

@@ -85,6 +85,8 @@ def test_load_from_path(tmp_path: Path) -> None:
         ({"latency": {"method": "measured", "peak_gflops": 1}}, "unknown key.*'peak_gflops'"),
         ({"latency": {"method": "guess"}}, "unknown latency method 'guess'; known: measured"),
         ({"latency": {"method": "measured", "backend": "tpu"}}, "unknown latency backend 'tpu'"),
+        ({"latency": {"method": "measured", "backend": ["eager"]}},  # was: unhashable type
+         r"unknown latency backend \['eager'\]"),
         ({"latency": {"method": "roofline", "peak_gflops": 1}}, "needs 'bandwidth_gbps'"),
         ({"latency": {"method": "table"}}, "needs 'table: FILE.json'"),
         ({"input_hw": [16]}, "input_hw"),

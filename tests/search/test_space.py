@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 import numpy as np
 import optuna
 import pytest
@@ -38,6 +40,9 @@ def test_shipped_spaces() -> None:
         ({"channels": [16], "family": "imdb", "blocks": {"conv": ["dcb"]}}, "takes no ['conv']"),
         ({"channels": [16], "blocks": {"distill_ratio": [1.5]}}, "(0, 1)"),
         ([1, 2], "a mapping of knobs"),
+        # YAML reads 2024-01-01 as a date: it was an internal 'not JSON serializable' error
+        ({"channels": [datetime.date(2024, 1, 1)]}, "positive integers"),
+        ({"channels": [16], "name": ["x"]}, "'name' is a string; got ['x']"),
     ],
 )
 def test_invalid_spaces_raise_one_line(data, fragment: str) -> None:
