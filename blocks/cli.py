@@ -30,7 +30,7 @@ def zoo_rows(scales: tuple[int, ...] = SCALES) -> list[dict]:
 
 
 def _run_zoo(args: argparse.Namespace) -> int:
-    scales = tuple(args.scale) if args.scale else SCALES
+    scales = tuple(dict.fromkeys(args.scale)) if args.scale else SCALES  # --scale 2 --scale 2: once
     rows = zoo_rows(scales)
     if args.json:
         print(json.dumps(rows, indent=2))

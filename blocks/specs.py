@@ -379,6 +379,8 @@ def load_spec_file(path: str | Path) -> NetSpec:
         raise UserError(f"spec file not found: {p}") from None
     except OSError as exc:
         raise UserError(f"cannot read spec file {p}: {exc.strerror}") from None
+    except UnicodeDecodeError:  # e.g. model.ts or weights.pt given where the spec goes
+        raise UserError(f"{p} is not a spec file (JSON or YAML text); a spec.json is") from None
     try:
         data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:

@@ -155,6 +155,11 @@ def test_spec_file_errors_are_one_line(tmp_path) -> None:
     assert str(bad) in one_line(exc)
     with pytest.raises(UserError, match="not found"):
         load_spec_file(tmp_path / "missing.json")
+    binary = tmp_path / "model.ts"  # a TorchScript zip: was "'utf-8' codec can't decode"
+    binary.write_bytes(b"PK\x03\x04\xff\xfe\x00binary")
+    with pytest.raises(UserError) as exc:
+        load_spec_file(binary)
+    assert one_line(exc) == f"{binary} is not a spec file (JSON or YAML text); a spec.json is"
 
 
 def test_yaml_is_loaded_safely(tmp_path) -> None:

@@ -92,3 +92,10 @@ def test_zoo_cli_table(capsys) -> None:
     assert main(["zoo", "--scale", "2"]) == 0
     out = capsys.readouterr().out
     assert "lrfdn" in out and "(reconstruction)" in out
+
+
+def test_a_scale_given_twice_lists_each_net_once(capsys) -> None:
+    assert main(["zoo", "--json", "--scale", "2", "--scale", "2", "--scale", "3"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 2 * len(ZOO.names())  # was 3x: every x2 row printed twice
+    assert sorted({r["scale"] for r in rows}) == [2, 3]
