@@ -56,6 +56,9 @@ def _quiet_libraries() -> None:
     distillnas' own warnings still show."""
     for module in ("torch", "optuna", "onnx", "onnxscript", "ptflops", "thop", "ray", "skimage"):
         warnings.filterwarnings("ignore", module=rf"{module}(\..*)?$")
+    # torch.load warns (attributed to the caller's line) before it refuses a TorchScript file
+    # given as weights: the command's own one-line error says what is wrong
+    warnings.filterwarnings("ignore", message=".*looks like a TorchScript archive")
     try:
         import optuna
 

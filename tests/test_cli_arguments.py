@@ -96,3 +96,19 @@ def test_another_runtime_error_stays_an_internal_error(capsys, monkeypatch) -> N
     monkeypatch.setattr(profiles.cli, "profile_row", broken)
     assert main(["profile", "rfdn"]) == 1
     assert "internal error: RuntimeError: shape mismatch" in capsys.readouterr().err
+
+
+
+def test_a_torchscript_file_given_as_a_checkpoint_is_one_line_without_torch_warning(
+        tmp_path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "model.ts"
+    torch.jit.script(torch.nn.Conv2d(1, 1, 1)).save(str(path))
+    run = subprocess.run([sys.executable, "-m", "search.cli", "supernet", "info", str(path)],
+                         cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
+                         timeout=120)  # a real process: pytest would swallow the warning
+    assert run.returncode == 2
+    assert run.stderr == f"distillnas: error: {path}: not a supernet checkpoint (torch.load " \
+                         "failed: RuntimeError)\n"  # torch's two-line UserWarning came first
