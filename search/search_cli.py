@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from blocks.errors import UserError
-from search.train_cli import torch_device_arg
+from profiles.devices_cli import threads_arg
+from search.train_cli import check_data_arg, torch_device_arg
 
 DEFAULT_RUNS = Path("runs")
 
@@ -107,35 +108,6 @@ def check_minutes(minutes: float | None) -> None:
         raise UserError(f"--minutes must be a finite positive number of minutes; got {minutes:g}")
 
 
-def check_threads(threads: int | None) -> None:
-    """``--threads``: torch threads for training, 1 to ``MAX_THREADS`` (torch crashes far
-    above: 100000 was a segfault)."""
-    from profiles.devices import MAX_THREADS
-
-    if threads is not None and not 1 <= threads <= MAX_THREADS:
-        raise UserError(f"--threads must be an integer from 1 to {MAX_THREADS}; got {threads}")
-
-
-def check_data(data: str | None, protocol: Any) -> None:
-    """``--data DIR``: an existing folder, and only for a proxy that reads one (the demo
-    proxy trains and scores on the embedded photos whatever --data says)."""
-    if data is None:
-        return
-    if not data.strip() or not Path(data).is_dir():
-        what = "is a file, not a folder" if data.strip() and Path(data).exists() else (
-            "not found")
-        raise UserError(f"--data {data!r}: {what}; give the data folder that holds T91/, "
-                        "BSD200/ and Set5/ (or DIV2K/)")
-    if protocol.train_data == "embedded":
-        from search.proxies import PROTOCOLS
-
-        readers = [n for n in PROTOCOLS.names() if PROTOCOLS.get(n).train_data != "embedded"]
-        name = protocol.name.split("@", 1)[0]  # 'demo', not 'demo@4steps'
-        raise UserError(f"--data {data!r} is not used by proxy {name!r}: it trains and "
-                        f"scores on the embedded images; --data applies to the proxies "
-                        f"{', '.join(readers)} (drop --data, or pick one of those)")
-
-
 def default_storage(study: str) -> str:
     return f"journal:///{DEFAULT_RUNS / study / 'study.log'}"
 
@@ -175,7 +147,6 @@ def _run_search(args: argparse.Namespace) -> int:
     if args.trials is not None and args.trials <= 0:
         raise UserError(f"--trials must be a positive integer; got {args.trials}")
     check_minutes(args.minutes)
-    check_threads(args.threads)
     from search.ray_backend import options_from_args, ray_dir_for
 
     ray_options = options_from_args(args)  # None for --backend optuna; checks Ray is installed
@@ -195,7 +166,7 @@ def _run_search(args: argparse.Namespace) -> int:
         protocol, data = evaluator.protocol, evaluator.data
     else:
         protocol = proxy_with_steps(get_protocol(args.proxy), args.steps_per_trial)
-        check_data(args.data, protocol)
+        check_data_arg(args.data, protocol)
         data = TrainData.for_protocol(protocol, args.data)
         evaluator = DeviceEvaluator(device, protocol, data, run_dir,
                                     train_device=args.train_device, threads=args.threads)
@@ -294,7 +265,7 @@ def _supernet_evaluator(args: argparse.Namespace, space: Any, device: Any,
               f"x{trained.scale} only (space {space.name!r} has x"
               f"{', x'.join(map(str, space.scale))})", file=sys.stderr)
     protocol = trained.finetune(steps, args.finetune_schedule or DEFAULT_FINETUNE_SCHEDULE)
-    check_data(args.data, protocol)
+    check_data_arg(args.data, protocol)
     data = TrainData.for_protocol(protocol, args.data)
     evaluator = SupernetEvaluator(device, protocol, data, run_dir,
                                   train_device=args.train_device, threads=args.threads,
@@ -393,7 +364,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "photos); the demo proxy always trains on the embedded photos")
     p.add_argument("--train-device", default="cpu", type=torch_device_arg,
                    help="torch device for training: cpu, cuda")
-    p.add_argument("--threads", type=int,
+    p.add_argument("--threads", type=threads_arg,
                    help=f"torch threads for training (1 to {MAX_THREADS})")
     p.add_argument("--prune", action=argparse.BooleanOptionalAction, default=True,
                    help="Pareto-aware successive halving (default on)")

@@ -138,13 +138,18 @@ def check_data_arg(data: str | None, protocol: ProxyProtocol) -> None:
     supernet recipe) that reads a data root (``demo`` trains on the embedded photos)."""
     if data is None:
         return
-    if protocol.train_data == "embedded":
-        raise UserError(
-            f"--data is not used by {protocol.name!r}: it trains on the embedded photos; "
-            "drop --data (or pick one that reads a data root)"
-        )
     if not Path(data).is_dir():
-        raise UserError(f"--data {data}: no such folder")
+        what = "is a file, not a folder" if Path(data).exists() else "no such folder"
+        raise UserError(f"--data {data}: {what}; give the data folder that holds T91/, "
+                        "BSD200/ and Set5/ (or DIV2K/)")
+    if protocol.train_data == "embedded":
+        from search.proxies import PROTOCOLS
+
+        readers = [n for n in PROTOCOLS.names() if PROTOCOLS.get(n).train_data != "embedded"]
+        name = protocol.name.split("@", 1)[0]  # 'demo', not 'demo@4steps'
+        raise UserError(f"--data is not used by proxy {name!r}: it trains and scores on the "
+                        f"embedded images; --data applies to the proxies {', '.join(readers)} "
+                        "(drop --data, or pick one of those)")
 
 
 def _check_out_dir(out: Path) -> None:

@@ -50,7 +50,7 @@ def test_minutes_must_be_finite_and_positive(tiny, tmp_path, capsys, minutes) ->
 def test_threads_must_be_1_to_1024(tiny, tmp_path, capsys, threads) -> None:
     """--threads 100000 crashed the process (rc 139) once training started."""
     assert main([*_search(tiny, "--trials", "1"), "--threads", threads]) == 2
-    _one_line_error(capsys, "--threads must be an integer from 1 to 1024", threads)
+    _one_line_error(capsys, "--threads: expected a thread count from 1 to 1024", threads)
     assert not (tmp_path / "study.log").exists()
 
 
@@ -84,7 +84,7 @@ def test_an_absurd_budget_is_refused_at_once(tiny, tmp_path, capsys, flag) -> No
 def test_data_must_be_an_existing_folder(tiny, tmp_path, capsys) -> None:
     """--data nosuch (or a file) with the demo proxy exited 0 on the embedded images."""
     (tmp_path / "somefile.json").write_text("{}")
-    for data, words in ((str(tmp_path / "nosuch"), "not found"),
+    for data, words in ((str(tmp_path / "nosuch"), "no such folder"),
                         (str(tmp_path / "somefile.json"), "is a file, not a folder")):
         assert main(_search(tiny, "--trials", "1", "--data", data)) == 2
         _one_line_error(capsys, "--data", words)

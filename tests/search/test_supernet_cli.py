@@ -75,7 +75,7 @@ def test_an_empty_folder_or_unwritable_out_fails_before_training(tmp_path: Path)
 
 @pytest.mark.usefixtures("no_training")
 def test_data_that_is_missing_or_unused_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(UserError, match="--data is not used by 'demo'.*embedded"):
+    with pytest.raises(UserError, match="--data is not used by proxy 'demo'.*embedded"):
         run("--data", str(tmp_path), "--out", str(tmp_path / "s.pt"))
     args = parse([*TRAIN[:4], "--recipe", "quick", "--data", str(tmp_path / "nosuch"),
                   "--out", str(tmp_path / "s.pt")])

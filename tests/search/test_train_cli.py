@@ -185,7 +185,7 @@ def test_outputs_without_a_training_checkpoint_are_not_overwritten(setup, tmp_pa
 def test_data_that_is_missing_or_unused_is_refused(setup, tmp_path) -> None:
     root, spec_file = setup
     args = _train_args(spec_file, tmp_path / "a", "--data", str(root))
-    with pytest.raises(UserError, match="--data is not used by 'demo'.*embedded"):
+    with pytest.raises(UserError, match="--data is not used by proxy 'demo'.*embedded"):
         args.func(args)
     args = parse(["train", str(spec_file), "--proxy", "quick", "--data", str(tmp_path / "nosuch"),
                   "--out", str(tmp_path / "b")])
