@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -160,31 +159,20 @@ def load_block_file(path: str | Path) -> dict[str, Any]:
 def _check_table_out(text: str) -> Path:
     """``--out``, checked before any timing: a file (not a folder) in a writable folder; an
     existing file is replaced only when it is a latency table (what this command writes)."""
+    from profiles.outputs import output_file
+
+    return output_file(text, what="latency table", is_ours=_is_latency_table,
+                       create_parent=False)
+
+
+def _is_latency_table(path: Path) -> bool:
     from profiles.latency_table import load_table
 
-    if not text:
-        raise UserError("--out is empty: name the latency table JSON file to write")
-    out = Path(text)
-    if out.is_dir():
-        raise UserError(f"--out {out} is a folder; name the table JSON file to write in it")
-    if not out.parent.is_dir():
-        raise UserError(f"output folder does not exist: {out.parent}")
-    if out.exists() or out.is_symlink():
-        try:
-            load_table(out)
-        except UserError:
-            raise UserError(
-                f"{out} exists and is not a latency table; not overwriting it "
-                "(choose another --out or remove the file)"
-            ) from None
-    probe = out.parent / f".{out.name}.write-test-{os.getpid()}"
     try:
-        probe.write_bytes(b"x")
-        probe.unlink()
-    except OSError as exc:
-        why = exc.strerror or exc
-        raise UserError(f"cannot write to output folder {out.parent}: {why}") from None
-    return out
+        load_table(path)
+    except UserError:
+        return False
+    return True
 
 
 def _run_profile_device(args: argparse.Namespace) -> int:

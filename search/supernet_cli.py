@@ -39,28 +39,22 @@ def _channels(text: str) -> tuple[int, ...]:
 def _check_out(text: str) -> Path:
     """``--out``, checked before any training: a file name in a writable folder (created if
     missing); an existing file must be a supernet checkpoint, which training then resumes."""
+    from profiles.outputs import output_file
+
+    return output_file(text, what="supernet checkpoint", is_ours=_is_supernet_checkpoint,
+                       create_parent=True)
+
+
+def _is_supernet_checkpoint(path: Path) -> bool:
     import torch
 
-    from search.paths import ensure_output_dir
     from search.supernet import STORE_FORMAT
 
-    if not text:
-        raise UserError("--out is empty: name the supernet file (checkpoint) to write")
-    out = Path(text)
-    if out.is_dir():
-        raise UserError(f"--out {out} is a folder; name the supernet file to write in it")
-    if out.exists() or out.is_symlink():
-        try:
-            ck = torch.load(out, map_location="cpu", weights_only=True)
-        except Exception:  # noqa: BLE001 - anything torch cannot read is not ours
-            ck = None
-        if not isinstance(ck, dict) or ck.get("format") != STORE_FORMAT:
-            raise UserError(
-                f"{out} exists and is not a supernet checkpoint; not overwriting it "
-                "(choose another --out or remove the file)"
-            )
-    ensure_output_dir(out.parent)
-    return out
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - anything torch cannot read is not ours
+        return False
+    return isinstance(ck, dict) and ck.get("format") == STORE_FORMAT
 
 
 def _train(args: argparse.Namespace) -> int:
