@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 
 from blocks.errors import UserError
 from profiles.devices_cli import threads_arg
-from search.train_cli import check_data_arg, torch_device_arg
+from search.train_cli import _positive_float, check_data_arg, torch_device_arg
 
 DEFAULT_RUNS = Path("runs")
 
@@ -101,13 +100,6 @@ def pruner_dominators(value: int | None, prune: bool) -> int:
     return int(value)
 
 
-def check_minutes(minutes: float | None) -> None:
-    """``--minutes``: a finite positive number (nan would never stop, inf never ends, 0 or less
-    would run nothing and still exit 0)."""
-    if minutes is not None and not (math.isfinite(minutes) and minutes > 0):
-        raise UserError(f"--minutes must be a finite positive number of minutes; got {minutes:g}")
-
-
 def default_storage(study: str) -> str:
     return f"journal:///{DEFAULT_RUNS / study / 'study.log'}"
 
@@ -146,7 +138,6 @@ def _run_search(args: argparse.Namespace) -> int:
 
     if args.trials is not None and args.trials <= 0:
         raise UserError(f"--trials must be a positive integer; got {args.trials}")
-    check_minutes(args.minutes)
     from search.ray_backend import options_from_args, ray_dir_for
 
     ray_options = options_from_args(args)  # None for --backend optuna; checks Ray is installed
@@ -341,8 +332,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--trials", type=int, help="the study's total of trained candidates "
                         "(default 20); rerunning resumes to it")
-    budget.add_argument("--minutes", type=float, help="stop this worker after M minutes (a "
-                        "positive number)")
+    budget.add_argument("--minutes", type=_positive_float,
+                        help="stop this worker after M minutes (a positive number)")
     p.add_argument("--proxy", default="quick", help="proxy protocol: quick, medium, demo, "
                    "paper, or supernet (with --supernet FILE)")
     p.add_argument("--supernet", metavar="FILE",

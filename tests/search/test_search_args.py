@@ -42,7 +42,7 @@ def test_minutes_must_be_finite_and_positive(tiny, tmp_path, capsys, minutes) ->
     """nan trained forever (the trial count defaults to 1e9), inf was taken, 0 and -1 ran
     nothing and exited 0."""
     assert main(_search(tiny, "--minutes", minutes)) == 2
-    _one_line_error(capsys, "--minutes must be a finite positive number")
+    _one_line_error(capsys, "--minutes: expected a positive number", minutes)
     assert not (tmp_path / "study.log").exists()  # refused before the study was made
 
 
