@@ -134,7 +134,7 @@ def _run_search(args: argparse.Namespace) -> int:
     from search.pruner import ParetoSuccessiveHalving
     from search.runner import SearchRun, parse_objectives
     from search.space import load_space
-    from search.study import make_sampler, open_study
+    from search.study import check_resume, make_sampler, open_study
 
     if args.trials is not None and args.trials <= 0:
         raise UserError(f"--trials must be a positive integer; got {args.trials}")
@@ -184,8 +184,6 @@ def _run_search(args: argparse.Namespace) -> int:
     no_rungs = pruner is not None and not pruner.rungs
     prune = args.prune and not no_rungs
     pruner = None if no_rungs else pruner
-    t0 = time.perf_counter()
-    check_budget_reachable(space, budgets, lambda s: evaluator.costs(s, budgets))
     settings = {
         "device": device.name, "budgets": budgets.to_dict(),
         "objectives": [f"{f}:{d}" for f, d in objectives], "space": space.name,
@@ -199,6 +197,9 @@ def _run_search(args: argparse.Namespace) -> int:
                    if prune else "none: the proxy has no checkpoint before its last step"
                    if no_rungs else "none"),
     }
+    check_resume(storage, study_name, settings)  # before the budget check, which profiles nets
+    t0 = time.perf_counter()
+    check_budget_reachable(space, budgets, lambda s: evaluator.costs(s, budgets))
     study = open_study(storage, study_name, directions=[d for _, d in objectives],
                        settings=settings, sampler=sampler)
     if args.seed_zoo and not study.get_trials(deepcopy=False):

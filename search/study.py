@@ -110,6 +110,28 @@ def open_study(
         for key, value in settings.items():
             study.set_user_attr(key, value)
         return study
+    _check_same_settings(name, attrs, settings)
+    if list(study.directions) and [d.name.lower() for d in study.directions] != directions:
+        raise UserError(f"study {name!r} has directions {study.directions}, not {directions}")
+    return study
+
+
+def check_resume(url: str, name: str, settings: Mapping[str, Any]) -> None:
+    """Before any up-front work (the budget check profiles nets): an existing study ``name`` in
+    ``url`` must have the same settings. Read-only: a storage or study that does not exist yet,
+    or one that cannot be read, is left to ``open_study``."""
+    try:
+        storage = open_storage(url)
+        study = next((s for s in storage.get_all_studies() if s.study_name == name), None)
+        attrs = study.user_attrs if study is not None else {}
+    except Exception:  # noqa: BLE001 - open_study reports a storage error in one line
+        return
+    if attrs:
+        _check_same_settings(name, attrs, settings)
+
+
+def _check_same_settings(name: str, attrs: Mapping[str, Any],
+                         settings: Mapping[str, Any]) -> None:
     differ = [key for key in FIXED_SETTINGS
               if key in settings and key in attrs and not _same(key, attrs[key], settings[key])]
     if differ:
@@ -118,9 +140,6 @@ def open_study(
             + ", ".join(f"{key}={_shown(attrs[key])} (now {_shown(settings[key])})"
                         for key in differ)
             + "; resume it with the same settings, or use another --study (or --storage)")
-    if list(study.directions) and [d.name.lower() for d in study.directions] != directions:
-        raise UserError(f"study {name!r} has directions {study.directions}, not {directions}")
-    return study
 
 
 def _same(key: str, stored: Any, now: Any) -> bool:

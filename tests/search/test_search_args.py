@@ -118,6 +118,26 @@ def test_resume_with_other_budgets_is_refused_and_changes_nothing(tiny, capsys) 
                     "{macs=1000000000})")
 
 
+def test_a_resume_with_other_settings_is_refused_before_the_budget_check(
+        tiny, capsys, monkeypatch) -> None:
+    """The budget check profiles nets (up to ~20 s on a measured device): a resume that will be
+    refused must not wait for it."""
+    import search.feasibility
+
+    assert main(_search(tiny, "--trials", "1")) == 0
+    capsys.readouterr()
+
+    def too_late(*args, **kwargs):
+        raise AssertionError("the budget check ran before the settings were compared")
+
+    monkeypatch.setattr(search.feasibility, "check_budget_reachable", too_late)
+    assert main(_search(tiny, "--trials", "2", "--max-params", "1100")) == 2
+    _one_line_error(capsys, "study 's' was created with budgets=none (now {params=1100})")
+    # a new study name is not compared with anything: it goes on to the budget check
+    assert main([*_search(tiny, "--trials", "1"), "--study", "another"]) == 1
+    assert "the budget check ran" in capsys.readouterr().err
+
+
 def test_resume_with_another_sampler_seed_or_threads_is_allowed(tiny, capsys) -> None:
     """Workers of one study run with different --seed on purpose (README 'Scaling out'); the
     sampler, seed and threads do not change what a result means."""
