@@ -144,6 +144,10 @@ def load_block_file(path: str | Path) -> dict[str, Any]:
     out: dict[str, Any] = {"block_specs": blocks}
     if "channels" in data:
         out["channels_list"] = _int_list(data["channels"], "channels", str(p))
+        missing = sorted({b.channels for b in blocks} - set(out["channels_list"]))
+        if missing:  # the calibration nets need stem/upsampler parts at every block width
+            raise UserError(f"{p}: channels {out['channels_list']} lack the block width(s) "
+                            f"{missing}: list every width the blocks use")
     if "scales" in data:
         out["scales"] = _int_list(data["scales"], "scales", str(p))
     if "num_blocks" in data:

@@ -104,3 +104,15 @@ def test_zero_counts_and_max_threads_are_accepted() -> None:
     args = parser.parse_args(["profile-device", "--out", "t.json", "--calibration", "0",
                               "--validation", "0", "--threads", str(MAX_THREADS)])
     assert (args.calibration, args.validation, args.threads) == (0, 0, MAX_THREADS)
+
+
+@pytest.mark.usefixtures("no_timing")
+def test_channels_that_miss_a_block_width_are_refused_before_timing(tmp_path: Path) -> None:
+    """channels [9] beside a width-8 block failed only after the measurement ("lacks
+    'stem:c8@8x8'"): the calibration nets need the stem at every block width."""
+    path = tmp_path / "blocks.json"
+    path.write_text(json.dumps({"blocks": [block_spec("rfdb", 8).to_dict()], "channels": [9]}))
+    with pytest.raises(UserError, match=r"channels \[9\] lack the block width\(s\) \[8\]"):
+        _profile(path, str(tmp_path / "t.json"))
+    path.write_text(json.dumps({"blocks": [block_spec("rfdb", 8).to_dict()], "channels": [8, 9]}))
+    assert devices_cli.load_block_file(str(path))["channels_list"] == [8, 9]
